@@ -1,0 +1,32 @@
+# Every target does its own set-up: a fresh clone needs only Python >= 3.11.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The CPU build of torch that the project is tested with.
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+## demo: train multinomial logistic regression on MNIST (cpu preset, ~1 min) and print the report's path
+demo: $(STAMP)
+	$(BIN)/dllab run mnist-logreg --preset cpu
+
+## test: the whole test suite (needs DLLAB_DATA pointing at the datasets, e.g. ../shared/data)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/data_loading.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

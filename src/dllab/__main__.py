@@ -1,0 +1,3 @@
+from dllab.cli import main
+
+raise SystemExit(main())

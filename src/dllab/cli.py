@@ -1,0 +1,181 @@
+"""The ``dllab`` command line: list, run, data, report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from dllab import __version__
+from dllab.errors import DllabError
+
+EPILOG = """examples:
+  dllab list
+  dllab run mnist-logreg --preset smoke
+  dllab run mnist-logreg --set train.lr=0.05 --set train.epochs=5 --seed 1
+  dllab run mnist-logreg --out runs/mine --resume     # continue an interrupted run
+  dllab data verify mnist
+  dllab report runs/mnist-logreg/*/
+
+data lookup: --data-dir / DLLAB_DATA, then ~/.cache/dllab (DLLAB_CACHE), then a checksummed download
+(disabled by DLLAB_OFFLINE=1)."""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console()
+
+
+def cmd_list(args) -> int:
+    from rich.table import Table
+
+    from dllab import experiments
+
+    table = Table(title="dllab experiments", show_lines=False)
+    table.add_column("experiment", style="bold")
+    table.add_column("presets")
+    table.add_column("description")
+    for name in experiments.EXPERIMENTS:
+        module = experiments.get(name)
+        table.add_row(name, ", ".join(module.PRESETS), module.DESCRIPTION)
+    _console().print(table)
+    return 0
+
+
+def cmd_run(args) -> int:
+    from dllab.runner import run_experiment
+
+    if args.data_dir:
+        os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
+    run_dir = run_experiment(args.experiment, preset=args.preset, config_file=args.config, overrides=args.set,
+                             seed=args.seed, out=args.out, resume=args.resume, wandb=args.wandb,
+                             progress=False if args.no_progress else None)
+    from dllab.records import read_json
+
+    summary = read_json(run_dir / "summary.json")
+    console = _console()
+    console.print(f"[green]done[/green]: {args.experiment} -> {run_dir}")
+    for key, value in summary.items():
+        if isinstance(value, (int, float, str, bool)):
+            console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+    console.print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_data(args) -> int:
+    from rich.table import Table
+
+    from dllab import data
+
+    if args.data_dir:
+        os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
+    console = _console()
+    if args.action == "path":
+        if not args.name:
+            raise DllabError("dllab data path needs a dataset name, e.g. dllab data path mnist")
+        source = data.find(args.name)
+        if source is None:
+            raise DllabError(f"{args.name} not found in: "
+                             + ", ".join(f"{r} ({label})" for label, r in data.search_roots()))
+        print(source.folder)
+        return 0
+    names = [args.name] if args.name else list(data.DATASETS)
+    if args.action == "list":
+        table = Table(title="datasets (search order: " + " -> ".join(
+            f"{r} ({label})" for label, r in data.search_roots()) + ")")
+        for col in ("dataset", "found", "where"):
+            table.add_column(col)
+        for name in names:
+            source = data.find(name)
+            table.add_row(name, "yes" if source else "[red]no[/red]", source.description if source else "-")
+        console.print(table)
+        return 0
+    failed = False
+    for name in names:
+        source, checks = data.verify(name)
+        if source is None:
+            console.print(f"[yellow]{name}: not found[/yellow] (looked in "
+                          + ", ".join(f"{r} ({label})" for label, r in data.search_roots()) + ")")
+            failed = failed or bool(args.name)
+            continue
+        ok = all(c.ok for c in checks)
+        failed = failed or not ok
+        console.print(f"[{'green' if ok else 'red'}]{name}: {'OK' if ok else 'FAILED'}[/] {source.description}")
+        for c in checks:
+            console.print(f"  {'ok ' if c.ok else 'BAD'} {c.item}: {c.detail}")
+        if ok and name in ("mnist", "fashion-mnist", "cifar10"):
+            ds = data.load(name, download=False)
+            state = "partial" if ds.partial else "complete"
+            console.print(f"  counts: {ds.counts['train']} train + {ds.counts['test']} test ({state})")
+    return 1 if failed else 0
+
+
+def cmd_report(args) -> int:
+    from dllab.report import build_combined, build_report
+
+    for run_dir in args.run_dirs:
+        print(build_report(run_dir))
+    if args.combined:
+        print(build_combined(args.run_dirs, args.combined))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="dllab", formatter_class=fmt, epilog=EPILOG,
+                                     description="dllab: the foundations of deep learning as reproducible, "
+                                                 "tested experiments.")
+    parser.add_argument("--version", action="version", version=f"dllab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("list", help="list experiments with their presets", formatter_class=fmt,
+                       description="List every experiment with a one-line description and its presets.")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("run", help="run one experiment and write its run record", formatter_class=fmt,
+                       description="Run one experiment. Config = defaults -> --preset -> --config FILE -> --set "
+                                   "overrides -> --seed. Writes runs/<experiment>/<time>-<hash>/ (or --out) with "
+                                   "config.yaml, metrics.jsonl, summary.json, env.json, figures/, report.html.",
+                       epilog="example: dllab run mnist-logreg --preset smoke --set train.lr=0.05")
+    p.add_argument("experiment", help="experiment name (see 'dllab list')")
+    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu",
+                   help="smoke: seconds (tests); cpu: the question answered on a 2-core laptop (default); "
+                        "full: the homework's exact protocol")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value (repeatable; dotted keys for nested values, e.g. train.lr=0.05)")
+    p.add_argument("--seed", type=int, help="seed for python, numpy and torch (overrides the config's seed)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<experiment>/<time>-<hash>)")
+    p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its checkpoints")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
+    p.add_argument("--wandb", action="store_true", help="mirror metrics to Weights & Biases (offline without "
+                                                        "WANDB_API_KEY; pip install 'dllab[wandb]')")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
+                       description="list: which datasets are found where. verify [NAME]: checksums and counts of "
+                                   "the copy that would be used. path NAME: the folder used.")
+    p.add_argument("action", choices=["list", "verify", "path"])
+    p.add_argument("name", nargs="?", help="dataset: mnist, fashion-mnist, cifar10, tiny-imagenet-200")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("report", help="rebuild the HTML report of one or more runs", formatter_class=fmt,
+                       description="Rebuild report.html of each RUN_DIR from its files; --combined also writes "
+                                   "one page holding them all.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--combined", metavar="FILE.html", help="also write one combined report")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DllabError as exc:
+        print(f"dllab: error: {exc}", file=sys.stderr)
+        return exc.exit_code

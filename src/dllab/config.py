@@ -1,0 +1,125 @@
+"""Typed experiment configs: defaults in code, presets, YAML files and ``--set`` overrides.
+
+Resolution order (later wins): the config class's defaults -> the preset -> ``--config FILE`` ->
+``--set key=value`` (repeatable, dotted keys for nested fields) -> ``--seed``.
+Unknown keys and wrong types raise :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dllab.errors import ConfigError
+
+PRESETS = ("smoke", "cpu", "full")
+
+
+class ExperimentConfig(BaseModel):
+    """Base of every experiment config. Subclasses add their own typed fields with defaults."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    seed: int = Field(0, description="seeds python, numpy and torch")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """Parse ``a.b=value``; the value is read as YAML, so ``3``, ``0.1``, ``true``, ``[1, 2]`` are typed."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects key=value, got {item!r} (example: --set epochs=3)")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"--set expects key=value, got {item!r}: the key is empty")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _set_nested(tree: dict, path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        node = tree.get(part)
+        if not isinstance(node, dict):
+            node = {}
+            tree[part] = node
+        tree = node
+    tree[path[-1]] = value
+
+
+def _merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of key: value, got {type(data).__name__}")
+    return data
+
+
+def _describe_error(err: dict, cls: type[ExperimentConfig]) -> str:
+    key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    if err["type"] == "extra_forbidden":
+        valid = ", ".join(sorted(cls.model_fields))
+        return f"unknown config key '{key}' (valid keys: {valid})"
+    value = err.get("input")
+    return f"config key '{key}' got {value!r}: {err['msg'].lower()}"
+
+
+def validate(cls: type[ExperimentConfig], values: dict) -> ExperimentConfig:
+    """Build ``cls`` from a plain dict, turning pydantic's report into one clear line."""
+    try:
+        return cls.model_validate(values)
+    except ValidationError as exc:
+        errors = exc.errors()
+        msg = _describe_error(errors[0], cls)
+        if len(errors) > 1:
+            msg += f" (and {len(errors) - 1} more problem(s))"
+        raise ConfigError(msg) from None
+
+
+def resolve(
+    cls: type[ExperimentConfig],
+    presets: dict[str, dict],
+    preset: str = "cpu",
+    config_file: str | Path | None = None,
+    overrides: list[str] | None = None,
+    seed: int | None = None,
+) -> ExperimentConfig:
+    """Resolve a config: defaults -> preset -> YAML file -> ``--set`` overrides -> seed."""
+    if preset not in presets:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
+    # Start from the full defaults so that a partial nested override (train: {epochs: 2}) keeps the
+    # experiment's other nested defaults instead of the nested class's generic ones.
+    values: dict = _merge(cls().model_dump(), presets[preset])
+    if config_file is not None:
+        values = _merge(values, load_yaml(config_file))
+    for item in overrides or []:
+        path, value = parse_override(item)
+        _set_nested(values, path, value)
+    if seed is not None:
+        values["seed"] = seed
+    return validate(cls, values)
+
+
+def to_yaml(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,28 @@
+"""The experiments: one module each, listed here as name -> module path and imported only when used.
+
+An experiment module defines ``DESCRIPTION`` (one line), ``Config`` (an :class:`~dllab.config.ExperimentConfig`),
+``PRESETS`` (``smoke``/``cpu``/``full`` -> overrides of the defaults), ``SUMMARY_KEYS`` (documented keys of
+summary.json) and ``run(config, recorder) -> summary dict``. Modules import torch inside ``run`` so that
+``dllab list`` stays fast. Adding an experiment = one module + one line below.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from types import ModuleType
+
+from dllab.errors import DllabError
+
+EXPERIMENTS: dict[str, str] = {
+    "mnist-logreg": "dllab.experiments.mnist_logreg",
+}
+
+
+def get(name: str) -> ModuleType:
+    """Import the module of experiment ``name``; an unknown name raises a DllabError with suggestions."""
+    if name not in EXPERIMENTS:
+        close = difflib.get_close_matches(name, EXPERIMENTS, n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise DllabError(f"unknown experiment {name!r}.{hint} Run 'dllab list' to see all experiments")
+    return importlib.import_module(EXPERIMENTS[name])

@@ -1,0 +1,56 @@
+"""Run one experiment under the run contract: resolve config, seed, record, report, summary."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from dllab import config as configlib
+from dllab import experiments
+from dllab.errors import DllabError
+from dllab.records import Recorder, new_run_dir, seed_everything
+
+
+def resolve_config(name: str, preset: str = "cpu", config_file: str | None = None,
+                   overrides: list[str] | None = None, seed: int | None = None):
+    module = experiments.get(name)
+    return module, configlib.resolve(module.Config, module.PRESETS, preset, config_file, overrides, seed)
+
+
+def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = None,
+                   overrides: list[str] | None = None, seed: int | None = None, out: str | Path | None = None,
+                   runs_root: str | Path = "runs", resume: bool = False, wandb: bool = False,
+                   progress: bool | None = None) -> Path:
+    """Run experiment ``name`` and return its run directory. Raises DllabError on bad input or failure."""
+    if resume:
+        if out is None:
+            raise DllabError("--resume needs --out RUN_DIR: the run directory to continue")
+        if config_file or overrides or seed is not None:
+            raise DllabError("--resume continues a run with its recorded config.yaml; drop --config/--set/--seed")
+        module = experiments.get(name)
+        stored = Path(out) / "config.yaml"
+        if not stored.is_file():
+            raise DllabError(f"cannot resume: {stored} does not exist")
+        cfg = configlib.validate(module.Config, configlib.load_yaml(stored))
+    else:
+        module, cfg = resolve_config(name, preset, config_file, overrides, seed)
+    run_dir = Path(out) if out is not None else new_run_dir(runs_root, name, configlib.to_yaml(cfg))
+    recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress)
+    recorder.env["preset"] = None if resume else preset
+    seed_everything(cfg.seed)
+    try:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("DLLAB_THREADS") or os.cpu_count() or 1))
+        summary = module.run(cfg, recorder)
+    except DllabError as exc:
+        recorder.fail(str(exc))
+        raise
+    except KeyboardInterrupt:
+        recorder.fail("interrupted")
+        raise DllabError(f"interrupted; continue with: dllab run {name} --out {run_dir} --resume") from None
+    missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
+    if missing:
+        raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
+    recorder.finish(summary)
+    return run_dir

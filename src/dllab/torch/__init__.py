@@ -1,0 +1,1 @@
+"""PyTorch pieces: tensor data and augmentation, the training loop, evaluation."""

@@ -1,0 +1,200 @@
+"""The training loop: plain PyTorch, every step visible.
+
+``fit`` trains a model on uint8 tensors with a config (:class:`TrainConfig`), evaluates on named sets each
+epoch, logs one metrics record per epoch, checkpoints each epoch (atomically) and resumes from the last
+checkpoint, and stops with a clear message if the loss becomes non-finite.
+
+Randomness of epoch ``e`` (shuffling, augmentation) comes from a generator seeded with ``(seed, e)``, and the
+global torch RNG state is checkpointed, so a resumed run matches an uninterrupted one exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+import torch
+import torch.nn.functional as F
+
+from dllab.errors import DivergenceError
+from dllab.records import Recorder, atomic_write
+from dllab.torch.config import TrainConfig
+from dllab.torch.data import batch_indices, flip, random_crop
+
+Prep = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch -> float model input
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> scalar
+
+
+@dataclass
+class FitResult:
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
+                               weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
+    """Multiplier of the base learning rate at optimiser step ``step`` (0-based)."""
+    total = cfg.epochs * steps_per_epoch
+    warm = cfg.warmup_epochs * steps_per_epoch
+    if step < warm:
+        return (step + 1) / warm
+    if cfg.schedule == "constant":
+        return 1.0
+    if cfg.schedule == "step":
+        return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
+    progress = (step - warm) / max(total - warm, 1)
+    if cfg.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    return max(1.0 - progress, 0.0)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prep: Prep, *, num_classes: int,
+             batch_size: int = 1000, bf16: bool = False, loss_fn: LossFn | None = None) -> dict:
+    """Loss, accuracy, per-class accuracy and the confusion matrix (rows: true class) of ``model`` on (x, y)."""
+    model.eval()
+    device = next(model.parameters()).device
+    total_loss, preds = 0.0, []
+    for idx in batch_indices(len(x), batch_size, shuffle=False):
+        xb, yb = prep(x[idx].to(device)), y[idx].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(xb)
+        logits = logits.float()
+        total_loss += float((loss_fn or F.cross_entropy)(logits, yb)) * len(idx)
+        preds.append(logits.argmax(1).cpu())
+    pred = torch.cat(preds) if preds else torch.zeros(0, dtype=torch.long)
+    true = y.cpu()
+    confusion = torch.bincount(true * num_classes + pred, minlength=num_classes ** 2).view(num_classes, num_classes)
+    per_class = confusion.diag().float() / confusion.sum(1).clamp(min=1).float()
+    n = max(len(x), 1)
+    return {"loss": total_loss / n, "acc": float((pred == true).float().mean()) if len(x) else float("nan"),
+            "per_class_acc": per_class.tolist(), "confusion": confusion.tolist(), "pred": pred}
+
+
+def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+    x = flip(x, cfg.flip_h, -1, gen)
+    x = flip(x, cfg.flip_v, -2, gen)
+    return random_crop(x, cfg.crop_pad, gen)
+
+
+def _save_checkpoint(path, model, opt, epoch: int, history: list[dict], done: bool) -> None:
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
+                "done": done, "torch_rng": torch.get_rng_state()}, buf)
+    atomic_write(path, buf.getvalue())
+
+
+def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
+        evals: dict[str, tuple[torch.Tensor, torch.Tensor]], cfg: TrainConfig, *, prep: Prep, num_classes: int,
+        seed: int, recorder: Recorder | None = None, name: str = "train", loss_fn: LossFn | None = None,
+        log_extra: dict | None = None) -> FitResult:
+    """Train ``model`` in place for ``cfg.epochs`` epochs; return the per-epoch history.
+
+    ``train`` and ``evals`` hold uint8 images and int64 labels; ``prep`` turns a uint8 batch into the model's
+    float input (it runs before augmentation, which works on (N,C,H,W)). ``loss_fn`` replaces cross-entropy
+    for training (e.g. flooding). With a recorder, each epoch is logged as one metrics record tagged
+    ``run=name`` and checkpointed to ``checkpoints/<name>.pt``; on ``--resume`` training continues from it.
+    """
+    device = next(model.parameters()).device
+    loss_fn = loss_fn or F.cross_entropy
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = make_optimizer(model, cfg)
+    x_train, y_train = train
+    n = len(x_train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    result = FitResult()
+    start_epoch = 0
+    ckpt = recorder.checkpoint_path(name) if recorder is not None and cfg.checkpoint else None
+    if ckpt is not None and recorder.resumed and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, result.history = state["epoch"], state["history"]
+        recorder.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= start_epoch)
+        if state["done"]:
+            result.stopped_early = start_epoch < cfg.epochs
+            return result
+
+    t_start = time.perf_counter() - (result.history[-1]["time_s"] if result.history else 0.0)
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        model.train()
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        sum_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        seen = shown = 0
+        bar_ctx = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps_per_epoch) \
+            if recorder is not None else None
+        bar = bar_ctx.__enter__() if bar_ctx is not None else None
+        try:
+            for i, idx in enumerate(batch_indices(n, cfg.batch_size, shuffle=True, generator=gen)):
+                step = (epoch - 1) * steps_per_epoch + i
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr * lr_factor(cfg, step, steps_per_epoch)
+                xb = _augment(prep(x_train[idx].to(device, non_blocking=True)), cfg, gen)
+                yb = y_train[idx].to(device, non_blocking=True)
+                if cfg.channels_last and xb.dim() == 4:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+                    logits = model(xb)
+                loss = loss_fn(logits.float(), yb)
+                if not torch.isfinite(loss):
+                    where = f"the last good checkpoint is {ckpt} (epoch {epoch - 1})" if ckpt and epoch > 1 \
+                        else "no checkpoint was written yet"
+                    raise DivergenceError(f"{name}: the loss became {float(loss)} at epoch {epoch}, step {i + 1}; "
+                                          f"{where}. Lower the learning rate (--set train.lr=...) and run again")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sum_loss += loss.detach() * len(idx)
+                correct += (logits.detach().argmax(1) == yb).sum()
+                seen += len(idx)
+                if bar is not None and (i % 10 == 9 or i == steps_per_epoch - 1):
+                    # reading the running sums syncs the device: every 10 steps, not every step
+                    bar.advance(i + 1 - shown, loss=float(sum_loss) / seen, acc=float(correct) / seen)
+                    shown = i + 1
+        finally:
+            if bar_ctx is not None:
+                bar_ctx.__exit__(None, None, None)
+        record = {"run": name, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
+                  "train_loss": float(sum_loss) / seen, "train_acc": float(correct) / seen}
+        for set_name, (xe, ye) in evals.items():
+            ev = evaluate(model, xe, ye, prep, num_classes=num_classes, batch_size=cfg.eval_batch_size,
+                          bf16=cfg.bf16)
+            record[f"{set_name}_loss"], record[f"{set_name}_acc"] = ev["loss"], ev["acc"]
+        record["time_s"] = round(time.perf_counter() - t_start, 3)
+        record.update(log_extra or {})
+        result.history.append(record)
+        done = epoch == cfg.epochs or (cfg.stop_at_train_acc is not None
+                                       and record["train_acc"] >= cfg.stop_at_train_acc)
+        if recorder is not None:
+            recorder.log(**record)
+        if ckpt is not None:
+            _save_checkpoint(ckpt, model, opt, epoch, result.history, done)
+        if done:
+            result.stopped_early = epoch < cfg.epochs
+            break
+    return result
+
+
+def set_threads(n: int | None = None) -> int:
+    """Use all cores (or ``n``) for intra-op parallelism; returns the count in use."""
+    torch.set_num_threads(n or os.cpu_count() or 1)
+    return torch.get_num_threads()
