@@ -88,8 +88,9 @@ def run(cfg: Config, rec) -> dict:
     rec.text("Reading", f"A linear model reaches {100 * final_test['acc']:.2f}% test accuracy after "
                         f"{len(hist)} epochs ({100 * final_train['acc']:.2f}% on its training images): MNIST is "
                         f"close to linearly separable, but not quite. The hardest class is "
-                        f"{ds.classes[worst]} ({100 * final_test['per_class_acc'][worst]:.1f}%). The weight "
-                        "templates look like blurred prototypes of each digit.")
+                        f"{ds.classes[worst]} ({100 * final_test['per_class_acc'][worst]:.1f}%). Each weight "
+                        "template is a noisy stroke pattern: red where the digit puts ink, blue where competing "
+                        "digits do; the border pixels, never inked, keep weights near zero.")
     return {
         "test_accuracy": final_test["acc"],
         "test_loss": final_test["loss"],

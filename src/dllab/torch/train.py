@@ -158,7 +158,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 if not torch.isfinite(loss):
                     where = f"the last good checkpoint is {ckpt} (epoch {epoch - 1})" if ckpt and epoch > 1 \
                         else "no checkpoint was written yet"
-                    raise DivergenceError(f"{name}: the loss became {float(loss)} at epoch {epoch}, step {i + 1}; "
+                    raise DivergenceError(f"{name}: the loss became {float(loss.detach())} at epoch {epoch}, step {i + 1}; "
                                           f"{where}. Lower the learning rate (--set train.lr=...) and run again")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()

@@ -1,0 +1,99 @@
+"""The command line as a user meets it: help, listing, data checks, and one-line errors with non-zero exits."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from dllab.cli import main
+
+
+def dllab(*args, env=None, cwd=None):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "dllab", *args], capture_output=True, text=True, env=full_env,
+                          cwd=cwd, timeout=600)
+
+
+def assert_one_line_error(res, pattern):
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("dllab: error:")
+    import re
+
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["data", "--help"], ["report", "--help"],
+                                  ["list", "--help"]])
+def test_help(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 0
+    assert "usage: dllab" in capsys.readouterr().out
+
+
+def test_list_does_not_import_torch():
+    code = "import sys; from dllab.cli import main; main(['list']); print('TORCH', 'torch' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0 and "mnist-logreg" in res.stdout and "TORCH False" in res.stdout
+
+
+def test_data_verify_reports_ok_with_counts(shared_data):
+    res = dllab("data", "verify", "mnist")
+    assert res.returncode == 0, res.stderr
+    assert "mnist: OK" in res.stdout and "60000 train + 10000 test (complete)" in res.stdout
+    res = dllab("data", "list")
+    assert res.returncode == 0 and "cifar10" in res.stdout
+    res = dllab("data", "path", "cifar10")
+    assert res.stdout.strip() == str(shared_data / "cifar10")
+
+
+def test_unknown_experiment():
+    assert_one_line_error(dllab("run", "mnist-logrg"), r"unknown experiment 'mnist-logrg'.*mnist-logreg")
+
+
+def test_unknown_key(tmp_path):
+    assert_one_line_error(dllab("run", "mnist-logreg", "--set", "epochz=3", "--out", str(tmp_path / "r")),
+                          r"unknown config key 'epochz'")
+
+
+def test_wrong_type(tmp_path):
+    assert_one_line_error(dllab("run", "mnist-logreg", "--set", "train.epochs=many", "--out", str(tmp_path / "r")),
+                          r"config key 'train.epochs' got 'many'")
+
+
+def test_missing_dataset(tmp_path):
+    empty = tmp_path / "nodata"
+    empty.mkdir()
+    res = dllab("run", "mnist-logreg", "--preset", "smoke", "--out", str(tmp_path / "r"),
+                env={"DLLAB_DATA": str(empty), "DLLAB_CACHE": str(tmp_path / "cache"), "DLLAB_OFFLINE": "1"})
+    assert_one_line_error(res, r"mnist not found: looked in .*nodata/mnist.*Set DLLAB_DATA")
+    env = json.loads((tmp_path / "r" / "env.json").read_text())
+    assert env["status"] == "failed" and "not found" in env["error"]
+
+
+def test_corrupt_dataset(tmp_path, shared_data):
+    shutil.copytree(shared_data / "mnist", tmp_path / "d" / "mnist")
+    target = tmp_path / "d" / "mnist" / "train-labels-idx1-ubyte.gz"
+    blob = bytearray(target.read_bytes())
+    blob[1000] ^= 0x01
+    target.chmod(0o644)
+    target.write_bytes(bytes(blob))
+    res = dllab("run", "mnist-logreg", "--preset", "smoke", "--out", str(tmp_path / "r"),
+                env={"DLLAB_DATA": str(tmp_path / "d"), "DLLAB_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(res, r"train-labels-idx1-ubyte.gz.*corrupt")
+    res = dllab("data", "verify", "mnist", env={"DLLAB_DATA": str(tmp_path / "d"),
+                                                 "DLLAB_CACHE": str(tmp_path / "cache")})
+    assert res.returncode == 1 and "FAILED" in res.stdout
+
+
+def test_resume_needs_out():
+    assert_one_line_error(dllab("run", "mnist-logreg", "--resume"), r"--resume needs --out")
+
+
+def test_report_of_a_non_run_dir(tmp_path):
+    assert_one_line_error(dllab("report", str(tmp_path)), r"not a run directory")

@@ -1,0 +1,86 @@
+import json
+import math
+import os
+import re
+
+import numpy as np
+import pytest
+
+from dllab.config import ExperimentConfig
+from dllab.errors import DllabError
+from dllab.records import Recorder, atomic_write, to_jsonable
+
+
+class Cfg(ExperimentConfig):
+    x: int = 1
+
+
+def test_atomic_write_replaces_and_leaves_no_temp(tmp_path):
+    p = tmp_path / "a.json"
+    atomic_write(p, "one")
+    atomic_write(p, "two")
+    assert p.read_text() == "two"
+    assert os.listdir(tmp_path) == ["a.json"]
+
+
+def test_atomic_write_failure_keeps_old_content(tmp_path, monkeypatch):
+    p = tmp_path / "a.txt"
+    atomic_write(p, "old")
+
+    def boom(*a, **k):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        atomic_write(p, "new")
+    assert p.read_text() == "old"
+    assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_to_jsonable():
+    out = to_jsonable({"a": np.float32(1.5), "b": np.arange(3), "c": (1, float("nan")), "d": {"e": np.int64(2)}})
+    assert out == {"a": 1.5, "b": [0, 1, 2], "c": [1, None], "d": {"e": 2}}
+    json.dumps(out)
+
+
+def test_recorder_writes_the_run_record(tmp_path):
+    import matplotlib.pyplot as plt
+
+    rec = Recorder(tmp_path / "run", "demo", Cfg(seed=3), progress=False)
+    rec.log(epoch=1, loss=0.5)
+    rec.log(epoch=2, loss=0.25)
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    rec.figure(fig, "line", "a line")
+    rec.text("Reading", "para one\n\npara two")
+    rec.table("T", [{"a": 1, "b": 2.5}])
+    rec.finish({"score": 0.9, "nested": {"k": 1}})
+    d = tmp_path / "run"
+    assert {p.name for p in d.iterdir()} >= {"config.yaml", "metrics.jsonl", "summary.json", "env.json",
+                                              "figures", "report.html", "sections.json"}
+    assert [json.loads(line)["loss"] for line in (d / "metrics.jsonl").read_text().splitlines()] == [0.5, 0.25]
+    env = json.loads((d / "env.json").read_text())
+    assert env["status"] == "finished" and env["seed"] == 3 and env["wall_time_s"] >= 0
+    assert env["versions"]["numpy"] == np.__version__ and "git" in env
+    html = (d / "report.html").read_text()
+    assert "data:image/png;base64," in html and "para two" in html and "score" in html
+    # self-contained: nothing fetched from elsewhere
+    assert not re.search(r"""(src|href)=['"]https?://""", html)
+
+
+def test_recorder_refuses_to_overwrite_and_checks_resume_config(tmp_path):
+    d = tmp_path / "run"
+    Recorder(d, "demo", Cfg(), progress=False)
+    with pytest.raises(DllabError, match="already exists"):
+        Recorder(d, "demo", Cfg(), progress=False)
+    with pytest.raises(DllabError, match="differs"):
+        Recorder(d, "demo", Cfg(x=2), resume=True, progress=False)
+    assert Recorder(d, "demo", Cfg(), resume=True, progress=False).resumed
+
+
+def test_report_escapes_text(tmp_path):
+    rec = Recorder(tmp_path / "run", "demo", Cfg(), progress=False)
+    rec.text("x", "<script>alert(1)</script>")
+    rec.finish({"v": math.pi})
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
