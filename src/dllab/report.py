@@ -22,13 +22,13 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
-.ok{color:#1a7f37;font-weight:600} .bad{color:#cf222e;font-weight:600}
+.pass{color:#1a7f37;font-weight:600} .bad{color:#cf222e;font-weight:600}
 """
 
 
 def _fmt(value: Any) -> str:
     if isinstance(value, bool):
-        return f'<span class="{"ok" if value else "bad"}">{value}</span>'
+        return f"<b>{value}</b>"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (list, dict)):
