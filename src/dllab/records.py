@@ -329,6 +329,13 @@ class Progress:
         else:
             self._rich.update(self._task, advance=n)
 
+    def update(self, completed: int, **fields: float) -> None:
+        """Set the bar to ``completed`` steps and show ``fields`` (e.g. loss=0.3)."""
+        if not self.enabled:
+            return
+        info = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
+        self._rich.update(self._task, completed=completed, info=info)
+
     def close(self) -> None:
         if self.enabled:
             self._rich.stop()

@@ -155,9 +155,10 @@ class TinyImageNet:
         partial = bool(per_class_train.min() < 500 or per_class_val.min() < 50)
         counts = {"train": len(a["x_train"]), "test": len(a["x_test"]),
                   "train_per_class_min": int(per_class_train.min()), "train_per_class_max": int(per_class_train.max())}
-        notes = ("validation images serve as the test split"
-                 + (f"; {counts['train_per_class_min']}-{counts['train_per_class_max']} of 500 training images "
-                    "per class" if partial else ""))
+        lo, hi = counts["train_per_class_min"], counts["train_per_class_max"]
+        per_class = f"{lo}" if lo == hi else f"{lo} to {hi}"
+        notes = "validation images serve as the test split" + (
+            f"; {per_class} of 500 training images per class" if partial else "")
         return Dataset(self.name, a["x_train"], a["y_train"], a["x_test"], a["y_test"], wnids,
                        source.description, partial, counts, notes)
 

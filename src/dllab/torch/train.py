@@ -139,7 +139,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
         sum_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = shown = 0
+        seen = 0
         bar_ctx = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps_per_epoch) \
             if recorder is not None else None
         bar = bar_ctx.__enter__() if bar_ctx is not None else None
@@ -168,8 +168,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 seen += len(idx)
                 if bar is not None and (i % 10 == 9 or i == steps_per_epoch - 1):
                     # reading the running sums syncs the device: every 10 steps, not every step
-                    bar.advance(i + 1 - shown, loss=float(sum_loss) / seen, acc=float(correct) / seen)
-                    shown = i + 1
+                    bar.update(i + 1, loss=float(sum_loss) / seen, acc=float(correct) / seen)
         finally:
             if bar_ctx is not None:
                 bar_ctx.__exit__(None, None, None)

@@ -1,0 +1,88 @@
+"""The training loop for scratch models: epochs of SGD, per-epoch evaluation, best-on-validation weights."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dllab.errors import DivergenceError
+from dllab.scratch.data import batches
+from dllab.scratch.optim import SGD, schedule
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on (x, y), in batches."""
+    loss = correct = 0.0
+    for xb, yb in batches(x, y, batch_size, shuffle=False):
+        b_loss, b_acc = model.forward(xb, yb)
+        loss += b_loss * len(yb)
+        correct += b_acc * len(yb)
+    return loss / len(y), correct / len(y)
+
+
+@dataclass
+class ScratchResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+    best_params: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *, epochs: int,
+        batch_size: int, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, lr_schedule: str = "constant",
+        seed: int = 0, transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
+        recorder=None, name: str = "train") -> ScratchResult:
+    """Train with SGD; evaluate train (running average) and validation each epoch; keep the best weights.
+
+    ``transform(x_batch, rng)`` (e.g. augmentation + flattening) is applied to each training batch; validation
+    data must already be in model-input form. The reported training loss includes the L2 penalty, as CS7643's
+    J = CE + lambda/2 * sum(w^2). Epoch e's shuffling uses a generator seeded from (seed, e).
+    """
+    opt = SGD(model, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    res = ScratchResult()
+    x_train, y_train = train
+    steps = -(-len(x_train) // batch_size)
+    t0 = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        opt.lr = schedule(lr_schedule, lr, epoch - 1, epochs)
+        rng = np.random.default_rng([seed, epoch])
+        sum_loss = sum_acc = 0.0
+        bar_ctx = recorder.progress_bar(f"{name} epoch {epoch}/{epochs}", steps) if recorder else None
+        bar = bar_ctx.__enter__() if bar_ctx else None
+        try:
+            for i, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, rng=rng)):
+                if transform is not None:
+                    xb = transform(xb, rng)
+                loss, acc = model.forward(xb, yb)
+                if not np.isfinite(loss):
+                    raise DivergenceError(f"{name}: the loss became {loss} at epoch {epoch}, step {i + 1}; "
+                                          "lower the learning rate (--set lr=...) and run again")
+                model.backward()
+                opt.step()
+                sum_loss += loss * len(yb)
+                sum_acc += acc * len(yb)
+                if bar is not None and (i % 50 == 49 or i == steps - 1):
+                    bar.update(i + 1, loss=loss, acc=acc)
+        finally:
+            if bar_ctx:
+                bar_ctx.__exit__(None, None, None)
+        val_loss, val_acc = evaluate(model, *val)
+        record = {"run": name, "epoch": epoch, "lr": opt.lr,
+                  "train_loss": sum_loss / len(y_train) + opt.regularization(), "train_acc": sum_acc / len(y_train),
+                  "val_loss": val_loss, "val_acc": val_acc, "time_s": round(time.perf_counter() - t0, 3)}
+        res.history.append(record)
+        if recorder is not None:
+            recorder.log(**record)
+        if val_acc > res.best_val_acc:
+            res.best_epoch, res.best_val_acc = epoch, val_acc
+            res.best_params = {k: p.copy() for k, p in model.params().items()}
+    return res
+
+
+def load_params(model, params: dict[str, np.ndarray]) -> None:
+    """Copy saved parameters back into ``model`` in place."""
+    for k, p in model.params().items():
+        p[...] = params[k]
