@@ -261,6 +261,20 @@ class Recorder:
                 yield item
                 bar.advance()
 
+    def stage(self, name: str, compute):
+        """Run ``compute()`` once per run: its (JSON-able) result is stored in stages/<name>.json, and on
+        ``--resume`` a finished stage is read back instead of recomputed. Metrics records tagged
+        ``run=name`` from an unfinished attempt are dropped before it runs again. Sweeps use one stage per point.
+        """
+        path = self.dir / "stages" / f"{name}.json"
+        if self.resumed and path.is_file():
+            return read_json(path)
+        if self.resumed:
+            self.drop_metrics(lambda r: r.get("run") != name)
+        result = to_jsonable(compute())
+        write_json(path, result)
+        return result
+
     def checkpoint_path(self, name: str = "last") -> Path:
         self.checkpoints_dir.mkdir(exist_ok=True)
         return self.checkpoints_dir / f"{name}.pt"

@@ -16,6 +16,8 @@ from dllab.errors import DllabError
 
 EXPERIMENTS: dict[str, str] = {
     "mnist-logreg": "dllab.experiments.mnist_logreg",
+    "scratch-mnist": "dllab.experiments.scratch_mnist",
+    "scratch-cifar": "dllab.experiments.scratch_cifar",
 }
 
 
