@@ -30,15 +30,26 @@ CASES = {
 }
 
 
-def scratch_epoch(c, x, y, order):
+def scratch_epoch(c, x, y, order, phases=None):
+    """Seconds for one epoch; with a ``phases`` dict, also the seconds spent in each phase."""
     net = models.mlp(c["sizes"], c["act"], rng=np.random.default_rng(0))
     opt = SGD(net, lr=c["lr"], momentum=c["momentum"], weight_decay=c["wd"])
-    t = time.perf_counter()
+    clock = time.perf_counter
+    t = clock()
     for s in range(0, len(order), c["batch"]):
         idx = order[s:s + c["batch"]]
-        net.forward(x[idx], y[idx])
+        t0 = clock()
+        xb, yb = x[idx], y[idx]
+        t1 = clock()
+        net.forward(xb, yb)
+        t2 = clock()
         net.backward()
+        t3 = clock()
         opt.step()
+        if phases is not None:
+            for k, dt in (("batch gather", t1 - t0), ("forward", t2 - t1), ("backward", t3 - t2),
+                          ("optimiser step", clock() - t3)):
+                phases[k] = phases.get(k, 0.0) + dt
     return time.perf_counter() - t
 
 
@@ -69,6 +80,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3, help="epochs timed per framework (the best is reported)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--profile", action="store_true", help="also print where the scratch epoch's time goes")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from threadpoolctl import threadpool_limits
@@ -84,6 +96,10 @@ def main() -> None:
         s = min(scratch_epoch(c, x, y, order) for _ in range(args.repeats))
         t = min(torch_epoch(c, x, y, order) for _ in range(args.repeats))
         print(f"{name:<18} {s:>16.2f} {t:>14.2f} {s / t:>7.2f}")
+        if args.profile:
+            phases: dict[str, float] = {}
+            scratch_epoch(c, x, y, order, phases)
+            print("    scratch: " + ", ".join(f"{k} {v:.2f}s" for k, v in phases.items()))
 
 
 if __name__ == "__main__":

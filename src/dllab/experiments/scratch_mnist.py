@@ -17,6 +17,7 @@ class Hyper(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     model: Literal["twolayer", "softmax"] = "twolayer"
+    softmax_relu: bool = Field(True, description="softmax model only: the ReLU on the logits that CS7643 specifies")
     hidden: int = Field(128, ge=1)
     batch_size: int = Field(64, ge=1)
     lr: float = Field(0.1, gt=0)
@@ -29,7 +30,8 @@ class Hyper(BaseModel):
 
 class Config(ExperimentConfig, Hyper):
     n_train: int | None = Field(None, ge=100, description="use the first n official training images (None: all)")
-    studies: list[Literal["lr", "reg", "tuned"]] = ["lr", "reg", "tuned"]
+    studies: list[Literal["lr", "reg", "tuned", "seeds"]] = ["lr", "reg", "tuned"]
+    n_seeds: int = Field(8, ge=2, description="study 'seeds': initialisations compared")
     lr_values: list[float] = [1.0, 0.1, 0.05, 0.01, 0.001]
     reg_values: list[float] = [1.0, 0.1, 0.01, 0.001, 0.0001]
     tuned: dict[str, float | int | str] = {"hidden": 512, "momentum": 0.9, "reg": 0.0001, "lr_schedule": "cosine",
@@ -51,6 +53,9 @@ SUMMARY_KEYS = {
     "lr_sweep": "learning rate -> {best_val_accuracy, final_train_loss} (study 'lr')",
     "reg_sweep": "L2 coefficient -> {best_val_accuracy, final_train_loss} (study 'reg')",
     "tuned": "{changes, best_val_accuracy, test_accuracy, gain_over_default} (study 'tuned')",
+    "per_class_val_accuracy": "validation accuracy per digit at the best epoch",
+    "dead_classes": "digits never predicted correctly on validation (0% accuracy): the ReLU-on-logits failure",
+    "seeds": "variant -> {seed: {best_val_accuracy, test_accuracy, dead_classes}} (study 'seeds')",
     "n_train": "training images (the first 80% of those used; the rest is validation)",
 }
 
@@ -65,15 +70,18 @@ def train_one(h: Hyper, split, seed: int, rec, name: str) -> dict:
     (xt, yt), (xv, yv), (xs, ys) = split
     rng = np.random.default_rng(seed)
     if h.model == "softmax":
-        net = models.SoftmaxRegression(xt.shape[1], 10, init_std=h.init_std, rng=rng)
+        net = models.SoftmaxRegression(xt.shape[1], 10, init_std=h.init_std, relu=h.softmax_relu, rng=rng)
     else:
         net = models.TwoLayerNet(xt.shape[1], h.hidden, 10, init_std=h.init_std, rng=rng)
     res = fit(net, (xt, yt), (xv, yv), epochs=h.epochs, batch_size=h.batch_size, lr=h.lr, momentum=h.momentum,
               weight_decay=h.reg, lr_schedule=h.lr_schedule, seed=seed, recorder=rec, name=name)
     load_params(net, res.best_params)
     test_loss, test_acc = evaluate(net, xs, ys)
+    pred = net.predict(xv)
+    per_class = [float(np.mean(pred[yv == c] == c)) for c in range(10)]
     return {"history": res.history, "best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_acc,
-            "test_accuracy": test_acc, "final_train_loss": res.history[-1]["train_loss"]}
+            "test_accuracy": test_acc, "final_train_loss": res.history[-1]["train_loss"],
+            "per_class_val_accuracy": per_class, "dead_classes": [c for c in range(10) if per_class[c] == 0.0]}
 
 
 def _curves(rec, runs: dict[str, dict], name: str, title: str, caption: str) -> None:
@@ -122,7 +130,15 @@ def run(cfg: Config, rec) -> dict:
                                        "figures are averages over each epoch's mini-batches.")
     summary = {"test_accuracy": main["test_accuracy"], "best_val_accuracy": main["best_val_accuracy"],
                "best_epoch": main["best_epoch"], "final_train_loss": main["final_train_loss"],
-               "lr_sweep": {}, "reg_sweep": {}, "tuned": {}, "n_train": n}
+               "lr_sweep": {}, "reg_sweep": {}, "tuned": {}, "n_train": n,
+               "per_class_val_accuracy": main["per_class_val_accuracy"], "dead_classes": main["dead_classes"],
+               "seeds": {}}
+    if main["dead_classes"]:
+        rec.text("Dead classes", (
+            f"Digits {main['dead_classes']} are never predicted correctly: with a ReLU on the logits, a class whose "
+            "logit is negative on its own images receives no gradient from them, while images of the other nine "
+            "classes keep pushing its logit down; early in training some classes lose this race for good. "
+            "Run the 'seeds' study (--set 'studies=[seeds]') to see how often this happens."))
 
     for study, key, values in (("lr", "lr", cfg.lr_values), ("reg", "reg", cfg.reg_values)):
         if study not in cfg.studies:
@@ -140,9 +156,17 @@ def run(cfg: Config, rec) -> dict:
         rec.table(f"{name} sweep", table)
         rec.text(f"Reading: {name}", _reading(study, values, list(runs.values())))
 
+    if "seeds" in cfg.studies:
+        _seeds_study(cfg, base, split, rec, summary)
+
     if "tuned" in cfg.studies:
-        tuned_h = base.model_copy(update=cfg.tuned)
-        Hyper.model_validate(tuned_h.model_dump())  # reject a bad 'tuned' entry with a clear message
+        from dllab.config import validate
+        from dllab.errors import ConfigError
+
+        try:
+            tuned_h = validate(Hyper, {**base.model_dump(), **cfg.tuned})
+        except ConfigError as exc:
+            raise ConfigError(f"in 'tuned': {exc}") from None
         tuned = rec.stage("tuned", lambda: train_one(tuned_h, split, cfg.seed, rec, "tuned"))
         changes = {k: v for k, v in cfg.tuned.items() if getattr(base, k) != v}
         summary["tuned"] = {"changes": changes, "best_val_accuracy": tuned["best_val_accuracy"],
@@ -163,6 +187,43 @@ def run(cfg: Config, rec) -> dict:
             "hidden layer gives more features; smaller batches take more steps per epoch; a weaker L2 penalty "
             "stops pulling useful weights to zero; the cosine schedule takes large steps early and fine ones late."))
     return summary
+
+
+def _seeds_study(cfg: Config, base: Hyper, split, rec, summary: dict) -> None:
+    """The same configuration from ``n_seeds`` initialisations (and, for softmax, without the ReLU)."""
+    from dllab import plotting
+
+    if base.model == "softmax":
+        variants = {f"softmax, relu={r}": base.model_copy(update={"softmax_relu": r})
+                    for r in (base.softmax_relu, not base.softmax_relu)}
+    else:
+        variants = {base.model: base}
+    out: dict[str, dict] = {}
+    for label, h in variants.items():
+        out[label] = {}
+        for i in range(cfg.n_seeds):
+            seed = cfg.seed + i
+            tag = f"seeds_{label.replace(', ', '_').replace('=', '')}_{seed}"
+            r = rec.stage(tag, lambda h=h, seed=seed, tag=tag: train_one(h, split, seed, rec, tag))
+            out[label][str(seed)] = {k: r[k] for k in ("best_val_accuracy", "test_accuracy", "dead_classes")}
+    summary["seeds"] = out
+    fig, ax = plotting.subplots(width=6.5)
+    for j, (label, runs) in enumerate(out.items()):
+        accs = [100 * r["best_val_accuracy"] for r in runs.values()]
+        ax.scatter([j] * len(accs), accs, s=40, alpha=0.7, label=label)
+        ax.hlines(sum(accs) / len(accs), j - 0.2, j + 0.2, color="black")
+    ax.set_xticks(range(len(out)), list(out))
+    ax.set(title=f"Best validation accuracy over {cfg.n_seeds} initialisations", xlabel="variant",
+           ylabel="accuracy (%)")
+    rec.figure(fig, "seeds", "One dot per initialisation seed (the seed also sets the batch order); bar: mean.")
+    rows = []
+    for label, runs in out.items():
+        accs = [r["best_val_accuracy"] for r in runs.values()]
+        rows.append({"variant": label, "mean val acc (%)": round(100 * sum(accs) / len(accs), 2),
+                     "min (%)": round(100 * min(accs), 2), "max (%)": round(100 * max(accs), 2),
+                     "runs with a dead class": sum(bool(r["dead_classes"]) for r in runs.values()),
+                     "runs >= 91% test": sum(r["test_accuracy"] >= 0.91 for r in runs.values())})
+    rec.table("Initialisation study", rows)
 
 
 def _reading(study: str, values: list[float], runs: list[dict]) -> str:

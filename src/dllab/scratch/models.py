@@ -45,12 +45,17 @@ class Classifier:
 
 
 class SoftmaxRegression(Classifier):
-    """CS7643's softmax regression: FC (no bias) -> ReLU -> softmax + cross-entropy. Weights 0.001 * randn."""
+    """CS7643's softmax regression: FC (no bias) -> ReLU -> softmax + cross-entropy. Weights 0.001 * randn.
 
-    def __init__(self, n_in: int = 784, n_classes: int = 10, *, init_std: float = 1e-3,
+    The ReLU on the logits zeroes the gradient of every negative logit, so a class whose logit turns negative
+    on its own images early in training can never recover ("dead class"). ``relu=False`` gives plain
+    multinomial logistic regression (without bias), which later versions of the course allow.
+    """
+
+    def __init__(self, n_in: int = 784, n_classes: int = 10, *, init_std: float = 1e-3, relu: bool = True,
                  rng: np.random.Generator | None = None, dtype=np.float32):
-        super().__init__(Sequential(Linear(n_in, n_classes, bias=False, init_std=init_std, rng=rng, dtype=dtype),
-                                    ReLU()))
+        fc = Linear(n_in, n_classes, bias=False, init_std=init_std, rng=rng, dtype=dtype)
+        super().__init__(Sequential(fc, ReLU()) if relu else Sequential(fc))
 
 
 class TwoLayerNet(Classifier):
