@@ -158,7 +158,7 @@ class Recorder:
     """
 
     def __init__(self, run_dir: str | Path, experiment: str, config: Any, *, resume: bool = False,
-                 wandb: bool = False, progress: bool | None = None):
+                 wandb: bool = False, progress: bool | None = None, attach: bool = False):
         from dllab.config import to_yaml
 
         self.dir = Path(run_dir)
@@ -170,6 +170,10 @@ class Recorder:
         self._t0 = time.perf_counter()
         self._show_progress = sys.stderr.isatty() if progress is None else progress
         config_yaml = to_yaml(config)
+        if attach:  # a worker process writing into its parent's run directory: no config/env of its own
+            self._sections, self._prior_wall, self._wandb = [], 0.0, None
+            self.env = {}
+            return
         if resume:
             stored = (self.dir / "config.yaml")
             if not stored.is_file():
@@ -199,7 +203,7 @@ class Recorder:
     def log(self, **metrics: Any) -> None:
         """Append one JSON object (e.g. ``phase="train", epoch=3, loss=0.4``) to metrics.jsonl."""
         line = json.dumps(to_jsonable(metrics), sort_keys=False)
-        with open(self.dir / "metrics.jsonl", "a") as f:
+        with self._metrics_lock(), open(self.dir / "metrics.jsonl", "a") as f:
             f.write(line + "\n")
         if self._wandb is not None:
             self._wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
@@ -209,8 +213,21 @@ class Recorder:
 
     def drop_metrics(self, keep) -> None:
         """Rewrite metrics.jsonl keeping only records for which ``keep(record)`` is true (used on resume)."""
-        kept = [json.dumps(r) for r in self.metrics() if keep(r)]
-        atomic_write(self.dir / "metrics.jsonl", "".join(line + "\n" for line in kept))
+        with self._metrics_lock():
+            kept = [json.dumps(r) for r in self.metrics() if keep(r)]
+            atomic_write(self.dir / "metrics.jsonl", "".join(line + "\n" for line in kept))
+
+    @contextmanager
+    def _metrics_lock(self):
+        """Serialise metrics.jsonl writes between worker processes of one run."""
+        import fcntl
+
+        with open(self.dir / ".metrics.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- report sections -------------------------------------------------------------------------
     def _add_section(self, section: dict) -> None:
@@ -264,16 +281,44 @@ class Recorder:
     def stage(self, name: str, compute):
         """Run ``compute()`` once per run: its (JSON-able) result is stored in stages/<name>.json, and on
         ``--resume`` a finished stage is read back instead of recomputed. Metrics records tagged
-        ``run=name`` from an unfinished attempt are dropped before it runs again. Sweeps use one stage per point.
+        ``run=name`` from an unfinished attempt are dropped by the training loops when they restart.
+        Sweeps use one stage per point.
         """
         path = self.dir / "stages" / f"{name}.json"
         if self.resumed and path.is_file():
             return read_json(path)
-        if self.resumed:
-            self.drop_metrics(lambda r: r.get("run") != name)
         result = to_jsonable(compute())
         write_json(path, result)
         return result
+
+    def map_stages(self, tasks: dict[str, tuple[Any, dict]], workers: int = 1) -> dict[str, Any]:
+        """Run independent stages, in parallel worker processes when ``workers > 1``.
+
+        ``tasks`` maps a stage name to ``(fn, kwargs)``; ``fn(recorder, **kwargs)`` must be a module-level
+        function returning a JSON-able result. Each worker gets a recorder attached to this run directory
+        (metrics lines are appended whole, checkpoints have their own names) and ``cores // workers`` torch
+        threads. Finished stages are read back on ``--resume``. Returns name -> result, in ``tasks`` order.
+        """
+        done = {n: read_json(self.dir / "stages" / f"{n}.json") for n in tasks
+                if self.resumed and (self.dir / "stages" / f"{n}.json").is_file()}
+        todo = [n for n in tasks if n not in done]
+        if workers <= 1 or len(todo) <= 1:
+            for n in todo:
+                fn, kwargs = tasks[n]
+                done[n] = self.stage(n, lambda fn=fn, kwargs=kwargs: fn(self, **kwargs))
+            return {n: done[n] for n in tasks}
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        spec = (str(self.dir), self.experiment, self.config, self.resumed, threads)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {n: pool.submit(_run_stage_in_worker, spec, n, *tasks[n]) for n in todo}
+            with self.progress_bar(f"{len(todo)} stages on {workers} workers", len(todo)) as bar:
+                for n, future in futures.items():
+                    done[n] = future.result()
+                    bar.advance()
+        return {n: done[n] for n in tasks}
 
     def checkpoint_path(self, name: str = "last") -> Path:
         self.checkpoints_dir.mkdir(exist_ok=True)
@@ -308,6 +353,17 @@ class Recorder:
         mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
         return wandb.init(project="dllab", name=self.dir.name, group=self.experiment, dir=str(self.dir),
                           config=to_jsonable(self.config.model_dump()), mode=mode)
+
+
+def _run_stage_in_worker(spec: tuple, name: str, fn, kwargs: dict):
+    """Body of a worker process of :meth:`Recorder.map_stages`."""
+    run_dir, experiment, config, resumed, threads = spec
+    import torch
+
+    torch.set_num_threads(threads)
+    seed_everything(getattr(config, "seed", 0))
+    rec = Recorder(run_dir, experiment, config, resume=resumed, progress=False, attach=True)
+    return rec.stage(name, lambda: fn(rec, **kwargs))
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from dllab.data.cifar10 import CIFAR10
 from dllab.data.idx import FASHION_MNIST, MNIST
-from dllab.data.store import Check, Dataset, cache_dir, offline, search_roots
+from dllab.data.store import Check, Dataset, cache_dir, offline, random_split, search_roots
 from dllab.data.tinyimagenet import TINY_IMAGENET
 from dllab.errors import DataError
 
 DATASETS = {"mnist": MNIST, "fashion-mnist": FASHION_MNIST, "cifar10": CIFAR10, "tiny-imagenet-200": TINY_IMAGENET}
 
-__all__ = ["DATASETS", "Check", "Dataset", "locate", "load", "verify", "status"]
+__all__ = ["DATASETS", "Check", "Dataset", "locate", "load", "random_split", "verify"]
 
 
 def _spec(name: str):

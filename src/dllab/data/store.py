@@ -188,3 +188,13 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, md5: str 
                             "the partial file was deleted, try again")
     os.replace(part, dest)
     return dest
+
+
+def random_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a seeded random split of ``range(n)``: ``round(fraction * n)`` first-part indices, the rest
+    second, each sorted."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    cut = int(round(fraction * n))
+    return np.sort(order[:cut]), np.sort(order[cut:])

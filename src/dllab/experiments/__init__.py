@@ -18,6 +18,7 @@ EXPERIMENTS: dict[str, str] = {
     "mnist-logreg": "dllab.experiments.mnist_logreg",
     "scratch-mnist": "dllab.experiments.scratch_mnist",
     "scratch-cifar": "dllab.experiments.scratch_cifar",
+    "flooding": "dllab.experiments.flooding",
 }
 
 

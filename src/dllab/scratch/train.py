@@ -45,6 +45,8 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
     res = ScratchResult()
     x_train, y_train = train
     steps = -(-len(x_train) // batch_size)
+    if recorder is not None and recorder.resumed:  # no checkpoints here: an unfinished run starts over
+        recorder.drop_metrics(lambda r: r.get("run") != name)
     t0 = time.perf_counter()
     for epoch in range(1, epochs + 1):
         opt.lr = schedule(lr_schedule, lr, epoch - 1, epochs)

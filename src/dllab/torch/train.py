@@ -128,11 +128,12 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
         start_epoch, result.history = state["epoch"], state["history"]
-        recorder.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= start_epoch)
         if state["done"]:
             result.stopped_early = start_epoch < cfg.epochs
             return result
 
+    if recorder is not None and recorder.resumed:  # records of epochs after the checkpoint are redone
+        recorder.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= start_epoch)
     t_start = time.perf_counter() - (result.history[-1]["time_s"] if result.history else 0.0)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         model.train()

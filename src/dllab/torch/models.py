@@ -1,0 +1,66 @@
+"""PyTorch models of the homework sets, each readable in a few lines."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    """Flatten, then Linear layers of ``sizes`` (input, hidden..., classes) with ``activation`` between them."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    return nn.Sequential(*layers)
+
+
+def mnist_cnn(channels: tuple[int, int] = (16, 32), classes: int = 10) -> nn.Sequential:
+    """The CNN of the flooding homework (Q5.5): two 5x5 conv (padding 2) + ReLU + 2x2 max-pool blocks, linear.
+
+    Input (N, 1, 28, 28) -> (N, classes).
+    """
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(c2 * 7 * 7, classes),
+    )
+
+
+def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10) -> nn.Sequential:
+    """Myrtle-5 (the mltheoryseminar notebook's CIFAR-10 network), width ``c``.   (N, 3, 32, 32) -> (N, classes)
+
+    conv3x3(3->c)-BN-ReLU, conv(c->2c)-BN-ReLU-pool2, conv(2c->4c)-BN-ReLU-pool2, conv(4c->8c)-BN-ReLU-pool2,
+    pool4, flatten, linear(8c->classes). ``batch_norm=False`` drops the BN layers (and gives the convs biases).
+    """
+
+    def block(cin: int, cout: int, pool: bool) -> list[nn.Module]:
+        layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, padding=1, bias=not batch_norm)]
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(cout))
+        layers.append(nn.ReLU(inplace=True))
+        if pool:
+            layers.append(nn.MaxPool2d(2))
+        return layers
+
+    return nn.Sequential(
+        *block(3, c, False), *block(c, 2 * c, True), *block(2 * c, 4 * c, True), *block(4 * c, 8 * c, True),
+        nn.MaxPool2d(4), nn.Flatten(), nn.Linear(8 * c, classes),
+    )
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def flooded(loss_fn, b: float):
+    """Flooding (Ishida et al. 2020): |R - b| + b of the mini-batch loss R. Below the flood level b the gradient's
+    sign flips, so training ascends back toward b instead of driving the loss to zero. ``b = 0`` is plain R."""
+
+    def loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        r = loss_fn(logits, y)
+        return (r - b).abs() + b if b > 0 else r
+
+    return loss
