@@ -59,7 +59,7 @@ def cmd_run(args) -> int:
     console.print(f"[green]done[/green]: {args.experiment} -> {run_dir}")
     for key, value in summary.items():
         if isinstance(value, (int, float, str, bool)):
-            console.print(f"  {key}: {value:.4f}" if isinstance(value, float) else f"  {key}: {value}")
+            console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     console.print(f"report: {run_dir / 'report.html'}")
     return 0
 

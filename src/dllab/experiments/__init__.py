@@ -19,6 +19,7 @@ EXPERIMENTS: dict[str, str] = {
     "scratch-mnist": "dllab.experiments.scratch_mnist",
     "scratch-cifar": "dllab.experiments.scratch_cifar",
     "flooding": "dllab.experiments.flooding",
+    "linreg-mnist": "dllab.experiments.linreg_mnist",
 }
 
 
