@@ -126,11 +126,12 @@ def run(cfg: Config, rec) -> dict:
     out.update(gd_eta=eta, gd_eta_bound=bound, gd_final_loss=gd.loss[-1], gd_test_mse=R.mse(Xt @ beta_gd, yt),
                sgd_final_loss=sgd.loss[-1])
     fig, axes = plotting.subplots(3)
-    axes[0].loglog(np.maximum(gd.steps, 1), gd.loss, label=f"GD, eta = {cfg.gd_step_fraction:g} / sigma_max^2")
-    axes[0].loglog(np.maximum(np.array(sgd.steps) * 1, 1), sgd.loss, label="SGD (x-axis: epochs)")
+    # step 0 (beta = 0) is left out of the log-x plots
+    axes[0].loglog(gd.steps[1:], gd.loss[1:], label=f"GD, eta = {cfg.gd_step_fraction:g} / sigma_max^2")
+    axes[0].loglog(sgd.steps[1:], sgd.loss[1:], label="SGD (x-axis: epochs)")
     axes[0].set(title="Training loss ||X beta - y||^2", xlabel="iteration / epoch", ylabel="loss")
-    axes[1].semilogx(np.maximum(gd.steps, 1), gd.dist, label="GD")
-    axes[1].semilogx(np.maximum(sgd.steps, 1), sgd.dist, label="SGD")
+    axes[1].semilogx(gd.steps[1:], gd.dist[1:], label="GD")
+    axes[1].semilogx(sgd.steps[1:], sgd.dist[1:], label="SGD")
     axes[1].set(title="Distance to the pinv solution", xlabel="iteration / epoch", ylabel="||beta_t - beta_pinv||")
     axes[2].semilogy(gd_bad.steps, gd_bad.loss, color="C3")
     axes[2].set(title="GD with eta = 1.05 / sigma_max^2 diverges", xlabel="iteration", ylabel="loss (log)")
@@ -229,6 +230,8 @@ def run(cfg: Config, rec) -> dict:
                 ylabel="test MSE (log)")
     axes[0].legend(fontsize=7)
     axes[1].semilogx(list(val_mse), list(val_mse.values()), "o-")
+    axes[1].set_xticks(list(val_mse), [f"{c:g}" for c in val_mse])
+    axes[1].minorticks_off()
     axes[1].axvline(c_best, color="gray", ls=":")
     axes[1].set(title="Kernel bandwidth on the validation split", xlabel="bandwidth / median distance",
                 ylabel="validation MSE")
