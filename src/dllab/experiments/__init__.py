@@ -20,6 +20,7 @@ EXPERIMENTS: dict[str, str] = {
     "scratch-cifar": "dllab.experiments.scratch_cifar",
     "flooding": "dllab.experiments.flooding",
     "linreg-mnist": "dllab.experiments.linreg_mnist",
+    "theory": "dllab.experiments.theory",
 }
 
 
