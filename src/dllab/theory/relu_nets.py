@@ -135,6 +135,7 @@ def linear_regions(rng, widths=(2, 4, 8, 16), depths=(1, 2, 3, 4), nets=10):
     fig, axes = plotting.subplots(2)
     for k in widths:
         axes[0].plot(depths, [counts[f"depth{d}_width{k}"] for d in depths], "o-", label=f"width {k}")
+    axes[0].set_xticks(list(depths))
     axes[0].set(title=f"Random nets: mean linear pieces ({nets} nets)", xlabel="hidden layers",
                 ylabel="linear pieces on R")
     axes[0].legend()
