@@ -21,6 +21,9 @@ EXPERIMENTS: dict[str, str] = {
     "flooding": "dllab.experiments.flooding",
     "linreg-mnist": "dllab.experiments.linreg_mnist",
     "theory": "dllab.experiments.theory",
+    "cifar-train": "dllab.experiments.cifar_train",
+    "flip-robustness": "dllab.experiments.flip_robustness",
+    "random-labels": "dllab.experiments.random_labels",
 }
 
 

@@ -58,3 +58,16 @@ def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = N
     out = padded.gather(2, rows)
     cols = (dx.view(n, 1) + torch.arange(w, device=x.device)).view(n, 1, 1, w).expand(n, c, h, w)
     return out.gather(3, cols)
+
+
+def noisy_labels(y: np.ndarray, p: float, num_classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Zhang et al. (2017) label noise: a uniformly chosen p fraction of the examples (round(p * n) of them) get a
+    label drawn uniformly from all classes (so about 1/num_classes of those keep their true label).
+    Returns (new labels, indices that were redrawn)."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"label-noise rate must be in [0, 1], got {p}")
+    g = np.random.default_rng(seed)
+    y = np.array(y, dtype=np.int64)
+    idx = np.sort(g.choice(len(y), int(round(p * len(y))), replace=False))
+    y[idx] = g.integers(0, num_classes, len(idx))
+    return y, idx

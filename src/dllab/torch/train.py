@@ -103,12 +103,14 @@ def _save_checkpoint(path, model, opt, epoch: int, history: list[dict], done: bo
 def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         evals: dict[str, tuple[torch.Tensor, torch.Tensor]], cfg: TrainConfig, *, prep: Prep, num_classes: int,
         seed: int, recorder: Recorder | None = None, name: str = "train", loss_fn: LossFn | None = None,
-        log_extra: dict | None = None) -> FitResult:
+        log_extra: dict | None = None, epoch_hook: Callable[[torch.nn.Module, int], dict | None] | None = None
+        ) -> FitResult:
     """Train ``model`` in place for ``cfg.epochs`` epochs; return the per-epoch history.
 
     ``train`` and ``evals`` hold uint8 images and int64 labels; ``prep`` turns a uint8 batch into the model's
     float input (it runs before augmentation, which works on (N,C,H,W)). ``loss_fn`` replaces cross-entropy
-    for training (e.g. flooding). With a recorder, each epoch is logged as one metrics record tagged
+    for training (e.g. flooding). ``epoch_hook(model, epoch)`` runs after each epoch's evaluation; the numbers it
+    returns join that epoch's record. With a recorder, each epoch is logged as one metrics record tagged
     ``run=name`` and checkpointed to ``checkpoints/<name>.pt``; on ``--resume`` training continues from it.
     """
     device = next(model.parameters()).device
@@ -179,6 +181,8 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             ev = evaluate(model, xe, ye, prep, num_classes=num_classes, batch_size=cfg.eval_batch_size,
                           bf16=cfg.bf16)
             record[f"{set_name}_loss"], record[f"{set_name}_acc"] = ev["loss"], ev["acc"]
+        if epoch_hook is not None:
+            record.update(epoch_hook(model, epoch) or {})
         record["time_s"] = round(time.perf_counter() - t_start, 3)
         record.update(log_extra or {})
         result.history.append(record)

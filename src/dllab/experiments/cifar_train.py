@@ -1,0 +1,70 @@
+"""The homework's 5-layer CNN (Myrtle-5) on CIFAR-10: the baseline recipe and the knobs students explore."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dllab.experiments._cifar import CifarConfig
+
+DESCRIPTION = "Myrtle-5 CNN on CIFAR-10 (the homework recipe: SGD 0.1, batch 128, 20 epochs), curves and timing"
+
+
+class Config(CifarConfig):
+    target_accuracy: float = Field(0.8, gt=0, le=1, description="report the time to reach this test accuracy")
+
+
+PRESETS = {
+    "smoke": {"width": 8, "n_train": 1000, "train": {"epochs": 2}},
+    "cpu": {"width": 32, "n_train": 20000, "train": {"epochs": 10}, "target_accuracy": 0.65},
+    "full": {},
+}
+
+SUMMARY_KEYS = {
+    "final_test_accuracy": "test accuracy after the last epoch",
+    "best_test_accuracy": "best test accuracy over the epochs", "best_epoch": "its epoch",
+    "final_train_accuracy": "training accuracy (running average) in the last epoch",
+    "train_time_s": "training wall time (evaluation included)", "epochs": "epochs trained",
+    "time_to_target_s": "seconds until the test accuracy first reached target_accuracy (null if never)",
+    "per_class_accuracy": "class -> final test accuracy", "n_train": "training images used",
+    "parameters": "model parameters",
+}
+
+
+def run(cfg: Config, rec) -> dict:
+    from dllab import plotting
+    from dllab.experiments import _cifar
+    from dllab.torch.models import count_parameters
+    from dllab.torch.train import evaluate, fit
+
+    ds, train, test, device = _cifar.load(cfg.n_train)
+    net = _cifar.model(cfg)
+    rec.text("Protocol", _cifar.describe(ds, len(train[0]), cfg) + f" Device: {device}.")
+    res = fit(net, train, {"test": test}, cfg.train, prep=_cifar.prep, num_classes=10, seed=cfg.seed, recorder=rec,
+              name="train")
+    hist = res.history
+    final = evaluate(net, *test, _cifar.prep, num_classes=10)
+    best = max(hist, key=lambda h: h["test_acc"])
+    reach = next((h["time_s"] for h in hist if h["test_acc"] >= cfg.target_accuracy), None)
+
+    ep = [h["epoch"] for h in hist]
+    fig, (ax_loss, ax_acc) = plotting.subplots(2)
+    plotting.curves(ax_loss, {"train": (ep, [h["train_loss"] for h in hist]),
+                              "test": (ep, [h["test_loss"] for h in hist])},
+                    title="Cross-entropy per epoch", xlabel="epoch", ylabel="loss")
+    plotting.curves(ax_acc, {"train": (ep, [100 * h["train_acc"] for h in hist]),
+                             "test": (ep, [100 * h["test_acc"] for h in hist])},
+                    title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    ax_acc.axhline(100 * cfg.target_accuracy, color="gray", ls=":", label="target")
+    ax_acc.legend()
+    rec.figure(fig, "learning_curves", "Train: running average over the epoch's mini-batches (train mode); "
+                                       "test: after the epoch (eval mode).")
+    fig, ax = plotting.subplots(width=6)
+    ax.plot([h["time_s"] / 60 for h in hist], [100 * h["test_acc"] for h in hist], "o-")
+    ax.set(title="Test accuracy against wall time", xlabel="minutes", ylabel="test accuracy (%)")
+    rec.figure(fig, "accuracy_vs_time", f"Wall time on {device} with {rec.env.get('torch_threads')} threads.")
+    per_class = dict(zip(ds.classes, final["per_class_acc"]))
+    rec.table("Per-class test accuracy", [{"class": k, "accuracy (%)": round(100 * v, 2)} for k, v in per_class.items()])
+    return {"final_test_accuracy": final["acc"], "best_test_accuracy": best["test_acc"], "best_epoch": best["epoch"],
+            "final_train_accuracy": hist[-1]["train_acc"], "train_time_s": hist[-1]["time_s"], "epochs": len(hist),
+            "time_to_target_s": reach, "per_class_accuracy": per_class, "n_train": len(train[0]),
+            "parameters": count_parameters(net)}

@@ -1,0 +1,120 @@
+"""Zhang et al. (2017): a wide CNN fits even random labels of CIFAR-10; a narrow one cannot."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dllab.experiments._cifar import CifarConfig
+from dllab.torch.config import TrainConfig
+
+DESCRIPTION = "random labels (Zhang et al. 2017): label noise p in {0, 0.5, 1} x widths {4, 64}, train to interpolation"
+
+
+class Config(CifarConfig):
+    noise_levels: list[float] = [0.0, 0.5, 1.0]
+    widths: list[int] = [4, 64]
+    interpolation_threshold: float = Field(0.01, gt=0, lt=1, description="'interpolated' = train error below this")
+    train: TrainConfig = TrainConfig(epochs=100, batch_size=128, lr=0.1, momentum=0.9, optimizer="sgd",
+                                     schedule="constant", stop_at_train_acc=0.999)
+    workers: int | None = Field(None, ge=1, description="parallel processes for the runs (None: one per core)")
+
+
+PRESETS = {
+    "smoke": {"n_train": 300, "widths": [2, 8], "train": {"epochs": 2}, "workers": 1},
+    "cpu": {"n_train": 1000, "train": {"epochs": 60}},
+    "full": {},
+}
+
+SUMMARY_KEYS = {
+    "table": "width -> p -> {final_train_error, final_test_error (%), epochs, interpolated}",
+    "wide_interpolated": "p -> whether the widest model reached train error below the threshold",
+    "narrow_interpolated": "p -> the same for the narrowest model",
+    "label_noise": "p -> {changed_fraction, redrawn, seed}: what the noise actually did",
+}
+
+
+def train_one(rec, cfg: Config, width: int, p: float) -> dict:
+    """One (width, p) run: labels redrawn once (seeded by the run seed and p), trained until interpolation or the
+    epoch budget ends."""
+    import numpy as np
+
+    from dllab.experiments import _cifar
+    from dllab.torch.data import noisy_labels
+    from dllab.torch.train import fit
+
+    ds, train, test, device = _cifar.load(cfg.n_train)
+    y_noisy, _ = noisy_labels(train[1].cpu().numpy(), p, 10, seed=cfg.seed * 1000 + int(round(100 * p)))
+    import torch
+
+    net = _cifar.model(cfg, width)
+    res = fit(net, (train[0], torch.from_numpy(y_noisy).to(device)), {"test": test}, cfg.train, prep=_cifar.prep,
+              num_classes=10, seed=cfg.seed, recorder=rec, name=f"c{width}_p{p:g}", log_extra={"width": width, "p": p})
+    h = res.history
+    return {"history": h, "final_train_error": 100 * (1 - h[-1]["train_acc"]),
+            "final_test_error": 100 * (1 - h[-1]["test_acc"]), "epochs": len(h),
+            "interpolated": bool(1 - h[-1]["train_acc"] < cfg.interpolation_threshold),
+            "changed_fraction": float(np.mean(y_noisy != train[1].cpu().numpy()))}
+
+
+def run(cfg: Config, rec) -> dict:
+    import os
+
+    import numpy as np
+
+    from dllab import plotting
+    from dllab.experiments import _cifar
+
+    ds, train, _, _ = _cifar.load(cfg.n_train)
+    n = len(train[0])
+    rec.text("Protocol", _cifar.describe(ds, n, cfg) + (
+        f" Widths {cfg.widths}, label-noise rates {cfg.noise_levels}: a p fraction of the training labels, chosen "
+        "once per run with a recorded seed, is replaced by labels drawn uniformly from the 10 classes (so about "
+        "10% of those keep their true label). Each run stops once its training accuracy (running average over "
+        f"the epoch) reaches {100 * cfg.train.stop_at_train_acc:g}% or after {cfg.train.epochs} epochs. Test labels "
+        "are never changed."))
+    runs_spec = [(w, p) for w in cfg.widths for p in cfg.noise_levels]
+    workers = cfg.workers or min(os.cpu_count() or 1, len(runs_spec))
+    results = rec.map_stages({f"c{w}_p{p:g}": (train_one, {"cfg": cfg, "width": w, "p": p}) for w, p in runs_spec},
+                             workers=workers)
+    res = {(w, p): results[f"c{w}_p{p:g}"] for w, p in runs_spec}
+
+    fig, axes = plotting.subplots(2)
+    for w in cfg.widths:
+        axes[0].plot(cfg.noise_levels, [res[w, p]["final_train_error"] for p in cfg.noise_levels], "o-",
+                     label=f"width {w}: train")
+        axes[0].plot(cfg.noise_levels, [res[w, p]["final_test_error"] for p in cfg.noise_levels], "s--",
+                     label=f"width {w}: test")
+    axes[0].axhline(90, color="gray", ls=":", label="chance (90% error)")
+    axes[0].set(title="Final error vs label noise", xlabel="label-noise rate p", ylabel="error (%)")
+    axes[0].legend(fontsize=7)
+    for i, w in enumerate(cfg.widths):
+        for j, p in enumerate(cfg.noise_levels):
+            h = res[w, p]["history"]
+            axes[1].plot([e["epoch"] for e in h], [100 * (1 - e["train_acc"]) for e in h],
+                         color=f"C{j}", ls="-" if i == len(cfg.widths) - 1 else ":", label=f"c={w}, p={p:g}")
+    axes[1].set(title="Training error per epoch", xlabel="epoch", ylabel="train error (%)")
+    axes[1].legend(fontsize=7, ncol=2)
+    rec.figure(fig, "random_labels", "Left: after the last epoch. Right: solid = widest, dotted = narrowest model.")
+    rec.table("Final errors", [{"width": w, "p": p, "train error (%)": round(res[w, p]["final_train_error"], 2),
+                                "test error (%)": round(res[w, p]["final_test_error"], 2),
+                                "epochs": res[w, p]["epochs"], "interpolated": res[w, p]["interpolated"]}
+                               for w, p in runs_spec])
+    wide, narrow = max(cfg.widths), min(cfg.widths)
+    top = max(cfg.noise_levels)
+    rec.text("Reading", (
+        f"The width-{wide} network {'reaches' if res[wide, top]['interpolated'] else 'does not reach'} train error "
+        f"below {100 * cfg.interpolation_threshold:g}% at p = {top:g} (final "
+        f"{res[wide, top]['final_train_error']:.2f}% after {res[wide, top]['epochs']} epochs), while its test error "
+        f"there is {res[wide, top]['final_test_error']:.1f}% (chance: 90%). The width-{narrow} network ends at "
+        f"{res[narrow, top]['final_train_error']:.1f}% train error at p = {top:g}: with "
+        f"{'far ' if narrow * 16 <= wide else ''}fewer parameters it cannot memorise labels that carry no signal. "
+        "So capacity, not the structure of the labels, decides whether the training set can be fitted, and "
+        "fitting it says nothing about generalisation (Zhang et al. 2017)."))
+    return {"table": {str(w): {f"{p:g}": {k: res[w, p][k] for k in ("final_train_error", "final_test_error", "epochs",
+                                                                     "interpolated")}
+                               for p in cfg.noise_levels} for w in cfg.widths},
+            "wide_interpolated": {f"{p:g}": res[wide, p]["interpolated"] for p in cfg.noise_levels},
+            "narrow_interpolated": {f"{p:g}": res[narrow, p]["interpolated"] for p in cfg.noise_levels},
+            "label_noise": {f"{p:g}": {"changed_fraction": res[wide, p]["changed_fraction"],
+                                       "redrawn": int(round(p * n)), "seed": cfg.seed * 1000 + int(round(100 * p))}
+                            for p in cfg.noise_levels}}
