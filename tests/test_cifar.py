@@ -22,6 +22,17 @@ def test_myrtle5_shapes(c):
     assert net[-1].in_features == 8 * c
 
 
+def test_myrtle_flops_match_torch_flop_counter():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from dllab.torch.models import myrtle_flops
+
+    for c in (4, 16):
+        with FlopCounterMode(display=False) as counter:
+            make_cnn(c).eval()(torch.zeros(1, 3, 32, 32))
+        assert counter.get_total_flops() == myrtle_flops(c)
+
+
 def test_myrtle5_without_batch_norm():
     plain = make_cnn(8, batch_norm=False)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain)

@@ -51,6 +51,16 @@ def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10) -> nn.Sequ
     )
 
 
+def myrtle_flops(c: int, size: int = 32, classes: int = 10) -> int:
+    """Forward FLOPs of :func:`make_cnn` (width c) for one image: 2 x the multiply-adds of the convs and the final
+    linear layer (batch norm, ReLU and pooling are negligible and not counted)."""
+    flops, h = 0, size
+    for cin, cout, pool in ((3, c, False), (c, 2 * c, True), (2 * c, 4 * c, True), (4 * c, 8 * c, True)):
+        flops += 2 * cin * cout * 9 * h * h
+        h = h // 2 if pool else h
+    return flops + 2 * 8 * c * classes
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
