@@ -24,6 +24,7 @@ plt.rcParams.update({
 
 def subplots(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float = 3.6, **kw):
     """A figure of ``nrows x ncols`` panels, each ``width x height`` inches."""
+    kw.setdefault("layout", "constrained")  # titles and labels never overlap neighbouring panels
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, **kw)
     return fig, axes.ravel() if nrows * ncols > 1 else axes[0, 0]
 

@@ -30,8 +30,9 @@ PRESETS = {
 SUMMARY_KEYS = {
     "best_b": "flood level with the lowest best-epoch validation error (0.0 is the baseline)",
     "baseline": "b=0: {final_train_error, final_val_error, best_val_error, test_accuracy, first_zero_train_error_epoch}",
-    "flooded": "the same for the best b",
-    "test_accuracy_change": "test accuracy of the best b minus the baseline's (final epoch)",
+    "flooded": "the same for the best b above 0 (the comparison run; equals best_b unless that is 0)",
+    "flooded_b": "that flood level",
+    "test_accuracy_change": "test accuracy of the flooded run minus the baseline's (final epoch)",
     "val_error_by_b": "b -> best validation error (%) over the epochs",
     "cnn": "{b: {final_val_error, test_accuracy}} for the CNN at b=0 and the best b (empty if cnn_epochs=0)",
     "split": "{seed, n_train, n_val, val_indices_sha256}: the recorded train/validation split",
@@ -113,16 +114,19 @@ def run(cfg: Config, rec) -> dict:
     by_b = {r["b"]: r for r in runs.values()}
     best_b = min(by_b, key=lambda b: (by_b[b]["best_val_error"], b))
     base = by_b.get(0.0) or by_b[min(by_b)]
-    best = by_b[best_b]
+    # the comparison run: the best flood level above 0 (the best b overall may be the baseline itself)
+    flood_b = min((b for b in by_b if b > 0), key=lambda b: (by_b[b]["best_val_error"], b), default=best_b)
+    best = by_b[flood_b]
 
     fig, axes = plotting.subplots(2, 2)
-    for label, r in (("baseline b=0", base), (f"flooded b={best_b:g}", best)):
+    for label, r in (("baseline b=0", base), (f"flooded b={flood_b:g}", best)):
         ep = [h["epoch"] for h in r["history"]]
         axes[0].plot(ep, [100 * (1 - h["trainset_acc"]) for h in r["history"]], label=f"{label}: train")
         axes[0].plot(ep, [100 * (1 - h["val_acc"]) for h in r["history"]], "--", label=f"{label}: validation")
         axes[1].plot(ep, [h["trainset_loss"] for h in r["history"]], label=f"{label}: train")
         axes[1].plot(ep, [h["val_loss"] for h in r["history"]], "--", label=f"{label}: validation")
-    axes[0].set(title="Error per epoch (MLP)", xlabel="epoch", ylabel="error (%)", yscale="symlog")
+    axes[0].set(title="Error per epoch (MLP)", xlabel="epoch", ylabel="error (%, log above 0.1)")
+    axes[0].set_yscale("symlog", linthresh=0.1)
     axes[1].set(title="Cross-entropy per epoch (MLP)", xlabel="epoch", ylabel="mean cross-entropy", yscale="log")
     axes[2].plot(list(by_b), [by_b[b]["best_val_error"] for b in by_b], "o-", label="best over epochs")
     axes[2].plot(list(by_b), [by_b[b]["final_val_error"] for b in by_b], "s--", label="last epoch")
@@ -132,8 +136,9 @@ def run(cfg: Config, rec) -> dict:
     axes[3].set(title="Test accuracy (last epoch) vs flood level", xlabel="flood level b", ylabel="accuracy (%)")
     for ax in axes[:3]:
         ax.legend(fontsize=7)
-    rec.figure(fig, "flooding", "Top: the baseline and the best flood level (train solid, validation dashed); "
-                                "cross-entropy is the plain R on the whole set. Bottom: the search over b.")
+    rec.figure(fig, "flooding", f"Top: the baseline and the best flood level above 0 (b = {flood_b:g}); train "
+                                "solid, validation dashed; cross-entropy is the plain R on the whole set. Bottom: the "
+                                f"search over b (dotted: the best, b = {best_b:g}).")
     rec.table("Flood levels", [{"b": b, "best val error (%)": round(r["best_val_error"], 3),
                                 "final val error (%)": round(r["final_val_error"], 3),
                                 "final train error (%)": round(r["final_train_error"], 3),
@@ -154,7 +159,8 @@ def run(cfg: Config, rec) -> dict:
             ep = [h["epoch"] for h in r["history"]]
             ax.plot(ep, [100 * (1 - h["trainset_acc"]) for h in r["history"]], label=f"{label}: train")
             ax.plot(ep, [100 * (1 - h["val_acc"]) for h in r["history"]], "--", label=f"{label}: validation")
-        ax.set(title="MLP vs CNN", xlabel="epoch", ylabel="error (%)", yscale="symlog")
+        ax.set(title="MLP vs CNN", xlabel="epoch", ylabel="error (%, log above 0.1)")
+        ax.set_yscale("symlog", linthresh=0.1)
         ax.legend(fontsize=7)
         rec.figure(fig, "mlp_vs_cnn", "The homework's CNN (two 5x5 conv + pool blocks, linear) on the same split.")
         from dllab.torch.models import count_parameters, mlp, mnist_cnn
@@ -175,21 +181,25 @@ def run(cfg: Config, rec) -> dict:
          if zero_epoch else
          f"The baseline has not reached zero training error within {cfg.train.epochs} epochs "
          f"(final {base['final_train_error']:.3f}%). ")
-        + f"The best flood level on validation is b = {best_b:g}; it changes the final test accuracy by "
-          f"{100 * change:+.2f} points ({100 * base['test_accuracy']:.2f}% -> {100 * best['test_accuracy']:.2f}%). "
+        + f"The best flood level on validation is b = {best_b:g}; the best above 0, b = {flood_b:g}, changes the "
+          f"final test accuracy by {100 * change:+.2f} points ({100 * base['test_accuracy']:.2f}% -> "
+          f"{100 * best['test_accuracy']:.2f}%). "
         + ("Keeping the loss floating around b instead of driving it to zero helps here, as Ishida et al. report: "
            "zero training loss is not needed, and not even desirable, once training error is zero."
            if change > 0 and best_b > 0 else
-           "On this budget flooding does not improve on the baseline: the evidence does not show that avoiding "
-           "zero training loss helps here, though it does not hurt either."
-           if best_b > 0 else
-           "The baseline (b = 0) is best on validation: on this budget, flooding does not help.")))
+           f"On this budget ({cfg.train.epochs} epochs) flooding does not beat the baseline. With b = {flood_b:g} "
+           f"the training cross-entropy never falls below {min(h['trainset_loss'] for h in best['history']):.3g} "
+           f"(the baseline's reaches {min(h['trainset_loss'] for h in base['history']):.2g}) and the final "
+           f"validation error differs by {best['final_val_error'] - base['final_val_error']:+.2f} points: "
+           "driving the loss to zero is not what makes the baseline generalise, but this run gives no evidence "
+           "that stopping short of zero helps either. Ishida et al.'s gains come from much longer training (the "
+           "full preset's 500 epochs), where the baseline's validation loss keeps rising.")))
     if cnn:
         rec.text("Reading: MLP vs CNN (Q5.5)", (
             f"The CNN reaches {100 * cnn['0']['test_accuracy']:.2f}% test accuracy against the MLP's "
             f"{100 * base['test_accuracy']:.2f}%, with far fewer parameters: its convolutions share weights across "
             "positions and see local neighbourhoods, and pooling adds tolerance to small shifts, so it needs to "
             "learn each stroke detector once rather than at every pixel position."))
-    return {"best_b": best_b, "baseline": _public(base), "flooded": _public(best),
+    return {"best_b": best_b, "flooded_b": flood_b, "baseline": _public(base), "flooded": _public(best),
             "test_accuracy_change": change, "val_error_by_b": {f"{b:g}": r["best_val_error"] for b, r in by_b.items()},
             "cnn": cnn, "split": split}
