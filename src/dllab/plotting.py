@@ -41,6 +41,21 @@ def curves(ax, series: dict[str, tuple[Sequence[float], Sequence[float]]], *, ti
         ax.legend()
 
 
+def learning_curves(history: list[dict], sets: dict[str, str], *, loss_label: str = "mean cross-entropy"):
+    """Loss and accuracy per epoch, side by side, for each named set of a training history.
+
+    ``sets`` maps a legend label to the prefix of the history's keys (``{"train": "train", "test": "test"}``
+    plots ``train_loss``/``train_acc`` and ``test_loss``/``test_acc``). Returns (figure, (loss axis, accuracy axis)).
+    """
+    fig, (ax_loss, ax_acc) = subplots(2)
+    ep = [h["epoch"] for h in history]
+    curves(ax_loss, {label: (ep, [h[f"{k}_loss"] for h in history]) for label, k in sets.items()},
+           title="Loss per epoch", xlabel="epoch", ylabel=loss_label)
+    curves(ax_acc, {label: (ep, [100 * h[f"{k}_acc"] for h in history]) for label, k in sets.items()},
+           title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    return fig, (ax_loss, ax_acc)
+
+
 def confusion_matrix(ax, matrix: np.ndarray, class_names: Sequence[str], *, title: str) -> None:
     """Row-normalised confusion matrix with counts written in the cells."""
     matrix = np.asarray(matrix)

@@ -46,14 +46,7 @@ def run(cfg: Config, rec) -> dict:
     best = max(hist, key=lambda h: h["test_acc"])
     reach = next((h["time_s"] for h in hist if h["test_acc"] >= cfg.target_accuracy), None)
 
-    ep = [h["epoch"] for h in hist]
-    fig, (ax_loss, ax_acc) = plotting.subplots(2)
-    plotting.curves(ax_loss, {"train": (ep, [h["train_loss"] for h in hist]),
-                              "test": (ep, [h["test_loss"] for h in hist])},
-                    title="Cross-entropy per epoch", xlabel="epoch", ylabel="loss")
-    plotting.curves(ax_acc, {"train": (ep, [100 * h["train_acc"] for h in hist]),
-                             "test": (ep, [100 * h["test_acc"] for h in hist])},
-                    title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    fig, (_, ax_acc) = plotting.learning_curves(hist, {"train": "train", "test": "test"})
     ax_acc.axhline(100 * cfg.target_accuracy, color="gray", ls=":", label="target")
     ax_acc.legend()
     rec.figure(fig, "learning_curves", "Train: running average over the epoch's mini-batches (train mode); "

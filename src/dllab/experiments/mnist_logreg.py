@@ -58,14 +58,8 @@ def run(cfg: Config, rec) -> dict:
     final_train = evaluate(model, *train, prep, num_classes=10)
     final_test = evaluate(model, *test, prep, num_classes=10)
 
-    epochs = [h["epoch"] for h in hist]
-    fig, (ax_loss, ax_acc) = plotting.subplots(2)
-    plotting.curves(ax_loss, {"train": (epochs, [h["train_loss"] for h in hist]),
-                              "test": (epochs, [h["test_loss"] for h in hist])},
-                    title="Cross-entropy per epoch", xlabel="epoch", ylabel="mean cross-entropy (nats)")
-    plotting.curves(ax_acc, {"train": (epochs, [100 * h["train_acc"] for h in hist]),
-                             "test": (epochs, [100 * h["test_acc"] for h in hist])},
-                    title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    fig, _ = plotting.learning_curves(hist, {"train": "train", "test": "test"},
+                                      loss_label="mean cross-entropy (nats)")
     rec.figure(fig, "learning_curves", "Training loss/accuracy are running averages over each epoch's "
                                        "mini-batches; test figures are measured after the epoch.")
 

@@ -116,14 +116,8 @@ def run(cfg: Config, rec) -> dict:
     main = rec.stage("main", lambda: train_one(base, split, cfg.seed, rec, "main"))
 
     hist = main["history"]
-    epochs = [h["epoch"] for h in hist]
-    fig, (ax_loss, ax_acc) = plotting.subplots(2)
-    plotting.curves(ax_loss, {"train": (epochs, [h["train_loss"] for h in hist]),
-                              "validation": (epochs, [h["val_loss"] for h in hist])},
-                    title="Loss per epoch", xlabel="epoch", ylabel="loss (train: J incl. L2; val: CE)")
-    plotting.curves(ax_acc, {"train": (epochs, [100 * h["train_acc"] for h in hist]),
-                             "validation": (epochs, [100 * h["val_acc"] for h in hist])},
-                    title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    fig, (_, ax_acc) = plotting.learning_curves(hist, {"train": "train", "validation": "val"},
+                                                loss_label="loss (train: J incl. L2; val: CE)")
     ax_acc.axvline(main["best_epoch"], color="gray", ls=":", label="best epoch (val)")
     ax_acc.legend()
     rec.figure(fig, "learning_curves", f"The {cfg.model} model with the configured hyper-parameters. Training "
