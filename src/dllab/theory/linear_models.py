@@ -187,7 +187,8 @@ def convolution_arithmetic(rng):
     return Result(passed, {"Y": Y.tolist(), "j": j_entry, "output_size": list(out), "same_padding": list(pad),
                            "parameters": params, "roughness": {"input": roughness(img), "X*F": roughness(blurred),
                                                                "sharpened": roughness(sharp)}},
-                  f"Y (4x4) matches the by-hand sum of products; j = Y[3,2] = {j_entry:g}. F is a normalised "
+                  "Y = [" + "; ".join(" ".join(f"{v:g}" for v in row) for row in Y) + "] (4x4, rows a-d, e-h, "
+                  f"i-l, m-p) matches the by-hand sum of products; j = Y[3,2] = {j_entry:g}. F is a normalised "
                   f"Gaussian-like kernel, so X * F is the smoother candidate (mean neighbour difference "
                   f"{roughness(blurred):.2f} vs {roughness(img):.2f} for the input). Output size {out}; padding "
                   f"top=bottom={pad[0]}, left=right={pad[1]} keeps (6,4) (checked with torch); a 4x4 filter on a "
