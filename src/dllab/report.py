@@ -33,7 +33,10 @@ def _fmt(value: Any) -> str:
         return f"{value:.6g}"
     if isinstance(value, (list, dict)):
         text = json.dumps(value)
-        return html.escape(text if len(text) < 400 else text[:400] + " ...")
+        if len(text) <= 300:
+            return html.escape(text)
+        kind = "entries" if isinstance(value, dict) else "items"
+        return f"<i>{len(value)} {kind}: see summary.json and the results below</i>"
     return html.escape(str(value))
 
 
