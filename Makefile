@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 # The CPU build of torch that the project is tested with.
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.installed
+# Use the shared dataset folder beside the checkout when there is one (CI's layout); otherwise dllab looks in
+# ~/.cache/dllab and downloads.
+DLLAB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
+export DLLAB_DATA
 
 .PHONY: install demo test bench clean
 
