@@ -390,21 +390,21 @@ class Progress:
         self._rich.start()
         self._task = self._rich.add_task(description, total=total, info="")
 
+    @staticmethod
+    def _info(fields: dict) -> dict:
+        if not fields:
+            return {}
+        return {"info": "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())}
+
     def advance(self, n: int = 1, **fields: float) -> None:
-        if not self.enabled:
-            return
-        info = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
-        if fields:
-            self._rich.update(self._task, advance=n, info=info)
-        else:
-            self._rich.update(self._task, advance=n)
+        """Move the bar on by ``n`` steps, showing ``fields`` if given."""
+        if self.enabled:
+            self._rich.update(self._task, advance=n, **self._info(fields))
 
     def update(self, completed: int, **fields: float) -> None:
         """Set the bar to ``completed`` steps and show ``fields`` (e.g. loss=0.3)."""
-        if not self.enabled:
-            return
-        info = "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
-        self._rich.update(self._task, completed=completed, info=info)
+        if self.enabled:
+            self._rich.update(self._task, completed=completed, **self._info(fields))
 
     def close(self) -> None:
         if self.enabled:

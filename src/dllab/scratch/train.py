@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -52,9 +53,9 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
         opt.lr = schedule(lr_schedule, lr, epoch - 1, epochs)
         rng = np.random.default_rng([seed, epoch])
         sum_loss = sum_acc = 0.0
-        bar_ctx = recorder.progress_bar(f"{name} epoch {epoch}/{epochs}", steps) if recorder else None
-        bar = bar_ctx.__enter__() if bar_ctx else None
-        try:
+        bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{epochs}", steps) if recorder \
+            else contextlib.nullcontext()
+        with bar_cm as bar:
             for i, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, rng=rng)):
                 if transform is not None:
                     xb = transform(xb, rng)
@@ -68,9 +69,6 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
                 sum_acc += acc * len(yb)
                 if bar is not None and (i % 50 == 49 or i == steps - 1):
                     bar.update(i + 1, loss=loss, acc=acc)
-        finally:
-            if bar_ctx:
-                bar_ctx.__exit__(None, None, None)
         val_loss, val_acc = evaluate(model, *val)
         record = {"run": name, "epoch": epoch, "lr": opt.lr,
                   "train_loss": sum_loss / len(y_train) + opt.regularization(), "train_acc": sum_acc / len(y_train),

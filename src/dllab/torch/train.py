@@ -10,6 +10,7 @@ global torch RNG state is checkpointed, so a resumed run matches an uninterrupte
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -143,10 +144,9 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         sum_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
-        bar_ctx = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps_per_epoch) \
-            if recorder is not None else None
-        bar = bar_ctx.__enter__() if bar_ctx is not None else None
-        try:
+        bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps_per_epoch) \
+            if recorder is not None else contextlib.nullcontext()
+        with bar_cm as bar:
             for i, idx in enumerate(batch_indices(n, cfg.batch_size, shuffle=True, generator=gen)):
                 step = (epoch - 1) * steps_per_epoch + i
                 for group in opt.param_groups:
@@ -161,8 +161,9 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 if not torch.isfinite(loss):
                     where = f"the last good checkpoint is {ckpt} (epoch {epoch - 1})" if ckpt and epoch > 1 \
                         else "no checkpoint was written yet"
-                    raise DivergenceError(f"{name}: the loss became {float(loss.detach())} at epoch {epoch}, step {i + 1}; "
-                                          f"{where}. Lower the learning rate (--set train.lr=...) and run again")
+                    raise DivergenceError(f"{name}: the loss became {float(loss.detach())} at epoch {epoch}, "
+                                          f"step {i + 1}; {where}. Lower the learning rate (--set train.lr=...) "
+                                          "and run again")
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -172,9 +173,6 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 if bar is not None and (i % 10 == 9 or i == steps_per_epoch - 1):
                     # reading the running sums syncs the device: every 10 steps, not every step
                     bar.update(i + 1, loss=float(sum_loss) / seen, acc=float(correct) / seen)
-        finally:
-            if bar_ctx is not None:
-                bar_ctx.__exit__(None, None, None)
         record = {"run": name, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
                   "train_loss": float(sum_loss) / seen, "train_acc": float(correct) / seen}
         for set_name, (xe, ye) in evals.items():
