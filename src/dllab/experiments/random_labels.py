@@ -63,7 +63,6 @@ def train_one(rec, cfg: Config, width: int, p: float) -> dict:
 def run(cfg: Config, rec) -> dict:
     import os
 
-    import numpy as np
 
     from dllab import plotting
     from dllab.experiments import _cifar
