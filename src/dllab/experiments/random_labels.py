@@ -14,14 +14,17 @@ class Config(CifarConfig):
     noise_levels: list[float] = [0.0, 0.5, 1.0]
     widths: list[int] = [4, 64]
     interpolation_threshold: float = Field(0.01, gt=0, lt=1, description="'interpolated' = train error below this")
-    train: TrainConfig = TrainConfig(epochs=100, batch_size=128, lr=0.1, momentum=0.9, optimizer="sgd",
-                                     schedule="constant", stop_at_train_acc=0.999)
+    # Adam with small batches memorises random labels in a few dozen epochs; SGD at the recipe's lr 0.1 (and
+    # momentum 0.9) barely moves on 1,000 random labels in the same budget (measured: 15% train accuracy after
+    # 12 epochs vs 97.5% for Adam, width 64).
+    train: TrainConfig = TrainConfig(epochs=100, batch_size=32, optimizer="adam", lr=1e-3, schedule="constant",
+                                     stop_at_train_acc=0.999)
     workers: int | None = Field(None, ge=1, description="parallel processes for the runs (None: one per core)")
 
 
 PRESETS = {
     "smoke": {"n_train": 300, "widths": [2, 8], "train": {"epochs": 2}, "workers": 1},
-    "cpu": {"n_train": 1000, "train": {"epochs": 60}},
+    "cpu": {"n_train": 2000, "train": {"epochs": 40}},
     "full": {},
 }
 
