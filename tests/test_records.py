@@ -84,3 +84,27 @@ def test_report_escapes_text(tmp_path):
     rec.finish({"v": math.pi})
     html = (tmp_path / "run" / "report.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;" in html
+
+
+def square_stage(rec, k: int) -> dict:
+    """A stage for the map_stages test (module level, so worker processes can import it)."""
+    for step in range(20):
+        rec.log(run=f"k{k}", epoch=step, value=k * step)
+    return {"k": k, "square": k * k}
+
+
+def test_map_stages_in_worker_processes_and_resume(tmp_path):
+    rec = Recorder(tmp_path / "run", "demo", Cfg(), progress=False)
+    tasks = {f"k{k}": (square_stage, {"k": k}) for k in range(4)}
+    out = rec.map_stages(tasks, workers=2)
+    assert [r["square"] for r in out.values()] == [0, 1, 4, 9]
+    lines = rec.metrics()
+    assert len(lines) == 80 and {m["run"] for m in lines} == {"k0", "k1", "k2", "k3"}  # no line lost or torn
+    assert sorted(p.name for p in (tmp_path / "run" / "stages").iterdir()) == [f"k{k}.json" for k in range(4)]
+
+    def boom(rec, k):
+        raise AssertionError("a finished stage must not run again on resume")
+
+    resumed = Recorder(tmp_path / "run", "demo", Cfg(), resume=True, progress=False)
+    again = resumed.map_stages({name: (boom, kw) for name, (_, kw) in tasks.items()}, workers=1)
+    assert again == out
