@@ -85,11 +85,11 @@ def run(cfg: Config, rec) -> dict:
     res = {(w, p): results[f"c{w}_p{p:g}"] for w, p in runs_spec}
 
     fig, axes = plotting.subplots(2)
-    for w in cfg.widths:
+    for i, w in enumerate(cfg.widths):
         axes[0].plot(cfg.noise_levels, [res[w, p]["final_train_error"] for p in cfg.noise_levels], "o-",
-                     label=f"width {w}: train")
+                     color=f"C{i}", label=f"width {w}: train")
         axes[0].plot(cfg.noise_levels, [res[w, p]["final_test_error"] for p in cfg.noise_levels], "s--",
-                     label=f"width {w}: test")
+                     color=f"C{i}", label=f"width {w}: test")
     axes[0].axhline(90, color="gray", ls=":", label="chance (90% error)")
     axes[0].set(title="Final error vs label noise", xlabel="label-noise rate p", ylabel="error (%)")
     axes[0].legend(fontsize=7)
