@@ -108,15 +108,25 @@ def run(cfg: Config, rec) -> dict:
                                for w, p in runs_spec])
     wide, narrow = max(cfg.widths), min(cfg.widths)
     top = max(cfg.noise_levels)
+    from dllab.torch.models import count_parameters, make_cnn
+
+    n_wide, n_narrow = count_parameters(make_cnn(wide)), count_parameters(make_cnn(narrow))
+    hist = res[narrow, top]["history"]
+    recent = [100 * (1 - e["train_acc"]) for e in hist[-5:]]
+    falling = len(recent) == 5 and recent[0] - recent[-1] > 1.0
+    narrow_text = (
+        f"The width-{narrow} network ({n_narrow:,} parameters against {n_wide:,}) ends at "
+        f"{res[narrow, top]['final_train_error']:.1f}% train error at p = {top:g} after {res[narrow, top]['epochs']} "
+        "epochs" + (f", and its training error was still falling ({recent[0]:.1f}% -> {recent[-1]:.1f}% over the "
+                    "last 5 epochs): it memorises random labels far more slowly, and may not interpolate at all. "
+                    if falling else ", no longer falling: it lacks the capacity to memorise labels without signal. "))
     rec.text("Reading", (
         f"The width-{wide} network {'reaches' if res[wide, top]['interpolated'] else 'does not reach'} train error "
         f"below {100 * cfg.interpolation_threshold:g}% at p = {top:g} (final "
         f"{res[wide, top]['final_train_error']:.2f}% after {res[wide, top]['epochs']} epochs), while its test error "
-        f"there is {res[wide, top]['final_test_error']:.1f}% (chance: 90%). The width-{narrow} network ends at "
-        f"{res[narrow, top]['final_train_error']:.1f}% train error at p = {top:g}: with "
-        f"{'far ' if narrow * 16 <= wide else ''}fewer parameters it cannot memorise labels that carry no signal. "
-        "So capacity, not the structure of the labels, decides whether the training set can be fitted, and "
-        "fitting it says nothing about generalisation (Zhang et al. 2017)."))
+        f"there is {res[wide, top]['final_test_error']:.1f}% (chance: 90%). " + narrow_text +
+        "Capacity, not the structure of the labels, decides whether the training set can be fitted, and fitting "
+        "it says nothing about generalisation (Zhang et al. 2017)."))
     return {"table": {str(w): {f"{p:g}": {k: res[w, p][k] for k in ("final_train_error", "final_test_error", "epochs",
                                                                      "interpolated")}
                                for p in cfg.noise_levels} for w in cfg.widths},
