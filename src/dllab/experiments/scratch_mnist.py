@@ -233,16 +233,26 @@ def _reading(study: str, values: list[float], runs: list[dict]) -> str:
     if study == "lr":
         if best_i == hi_i:
             why = ("The largest rate tried is the best: in a fixed budget of epochs, starting from tiny weights "
-                   "(0.001 * randn, where sigmoid units pass almost no gradient), larger steps simply get further; "
-                   "none of the rates tried diverged.")
+                   "(0.001 * randn: every hidden unit outputs about 0.5, and the gradient reaching the first layer "
+                   "is scaled by the tiny second-layer weights), larger steps simply get further; none of the rates "
+                   "tried diverged.")
         else:
-            why = ("Above the best rate, steps overshoot and progress becomes noisy or stalls.")
-        return (f"{facts} {why} Small rates barely leave the starting point in {len(runs[0]['history'])} epochs: "
-                "their objective is still falling steeply at the end, so they are under-trained, not worse models.")
+            why = "Above the best rate, steps overshoot and progress becomes noisy or stalls."
+        epochs = len(runs[0]["history"])
+        slow = runs[lo_i]["history"]
+        if accs[lo_i] < 0.2:
+            tail = (f" The smallest rate never leaves the starting plateau (chance accuracy, J stays near "
+                    f"{slow[-1]['train_loss']:.2f}) in {epochs} epochs: it is under-trained, not a worse model.")
+        else:
+            tail = (f" The smallest rate is still improving at the end (J {slow[-2]['train_loss']:.3f} -> "
+                    f"{slow[-1]['train_loss']:.3f} in the last epoch): under-trained, not a worse model.")
+        return f"{facts} {why}{tail}"
     chance = [values[i] for i in range(len(values)) if accs[i] < 0.2]
     why = ("A large coefficient dominates the objective: the gradient of lambda/2 * ||w||^2 pulls every weight "
            "to zero faster than the data pushes it away, so the network underfits (high J, low accuracy)")
     why += f"; at lambda = {', '.join(f'{v:g}' for v in chance)} it stays at chance level." if chance else "."
-    why += (" Small coefficients leave the data term in charge; with 48,000 training images and 10 epochs "
-            "there is little overfitting to prevent, so the weakest penalty costs nothing here.")
+    why += " Small coefficients leave the data term in charge" + (
+        f"; in {len(runs[0]['history'])} epochs there is little overfitting to prevent, so the weakest penalty "
+        "tried is the best here." if best_i == lo_i else
+        f"; the best value, {values[best_i]:g}, balances fitting the data against keeping the weights small.")
     return f"{facts} {why}"
