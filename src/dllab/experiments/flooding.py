@@ -40,18 +40,26 @@ SUMMARY_KEYS = {
 }
 
 
-def _data(cfg: Config):
-    """uint8 tensors of the seeded 8:2 split and the test set (same in every worker)."""
-    import numpy as np
-
+def _split(cfg: Config):
+    """The dataset and the seeded 8:2 split of its first n_train training images (indices; same in every worker)."""
     from dllab import data
-    from dllab.torch.data import as_tensors
 
     ds = data.load("mnist")
     n = min(cfg.n_train or len(ds.x_train), len(ds.x_train))
     tr, va = data.random_split(n, 1 - cfg.val_fraction, cfg.seed)
+    return ds, tr, va
+
+
+def _data(cfg: Config):
+    """uint8 tensors of the split's training and validation parts and of the test set."""
+    import numpy as np
+
+    from dllab.torch.data import as_tensors
+
+    ds, tr, va = _split(cfg)
+    n = len(tr) + len(va)
     x, y = np.asarray(ds.x_train[:n]), np.asarray(ds.y_train[:n])
-    return ds, tr, va, as_tensors(x[tr], y[tr]), as_tensors(x[va], y[va]), as_tensors(ds.x_test, ds.y_test)
+    return as_tensors(x[tr], y[tr]), as_tensors(x[va], y[va]), as_tensors(ds.x_test, ds.y_test)
 
 
 def _prep(x):
@@ -65,7 +73,7 @@ def train_b(rec, cfg: Config, b: float, model: str, epochs: int) -> dict:
 
     from dllab.torch.models import flooded, mlp, mnist_cnn
 
-    _, _, _, train, val, test = _data(cfg)
+    train, val, test = _data(cfg)
     torch.manual_seed(cfg.seed)  # the same initial weights for every b
     net = mlp([784, cfg.hidden, 10]) if model == "mlp" else mnist_cnn()
     from dllab.torch.train import fit
@@ -98,7 +106,7 @@ def run(cfg: Config, rec) -> dict:
 
     from dllab import plotting
 
-    ds, tr, va, *_ = _data(cfg)
+    ds, tr, va = _split(cfg)  # the runs build their tensors in their own processes
     np.savez(rec.dir / "split.npz", train_indices=tr, val_indices=va)
     split = {"seed": cfg.seed, "n_train": len(tr), "n_val": len(va),
              "val_indices_sha256": hashlib.sha256(va.astype(np.int64).tobytes()).hexdigest()}

@@ -70,8 +70,10 @@ def run(cfg: Config, rec) -> dict:
     from dllab import plotting
     from dllab.experiments import _cifar
 
-    ds, train, _, _ = _cifar.load(cfg.n_train)
-    n = len(train[0])
+    from dllab import data
+
+    ds = data.load("cifar10")  # the runs build their tensors in their own processes
+    n = min(cfg.n_train or len(ds.x_train), len(ds.x_train))
     rec.text("Protocol", _cifar.describe(ds, n, cfg) + (
         f" Widths {cfg.widths}, label-noise rates {cfg.noise_levels}: a p fraction of the training labels, chosen "
         "once per run with a recorded seed, is replaced by labels drawn uniformly from the 10 classes (so about "
