@@ -285,11 +285,15 @@ class Recorder:
         Sweeps use one stage per point.
         """
         path = self.dir / "stages" / f"{name}.json"
-        if self.resumed and path.is_file():
+        if self._stage_done(name):
             return read_json(path)
         result = to_jsonable(compute())
         write_json(path, result)
         return result
+
+    def _stage_done(self, name: str) -> bool:
+        """True when resuming and stage ``name`` finished in an earlier attempt."""
+        return self.resumed and (self.dir / "stages" / f"{name}.json").is_file()
 
     def map_stages(self, tasks: dict[str, tuple[Any, dict]], workers: int = 1) -> dict[str, Any]:
         """Run independent stages, in parallel worker processes when ``workers > 1``.
@@ -299,8 +303,7 @@ class Recorder:
         (metrics lines are appended whole, checkpoints have their own names) and ``cores // workers`` torch
         threads. Finished stages are read back on ``--resume``. Returns name -> result, in ``tasks`` order.
         """
-        done = {n: read_json(self.dir / "stages" / f"{n}.json") for n in tasks
-                if self.resumed and (self.dir / "stages" / f"{n}.json").is_file()}
+        done = {n: read_json(self.dir / "stages" / f"{n}.json") for n in tasks if self._stage_done(n)}
         todo = [n for n in tasks if n not in done]
         if workers <= 1 or len(todo) <= 1:
             for n in todo:
