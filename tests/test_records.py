@@ -108,3 +108,46 @@ def test_map_stages_in_worker_processes_and_resume(tmp_path):
     resumed = Recorder(tmp_path / "run", "demo", Cfg(), resume=True, progress=False)
     again = resumed.map_stages({name: (boom, kw) for name, (_, kw) in tasks.items()}, workers=1)
     assert again == out
+
+
+def _wait_for(path, timeout: float = 60.0) -> None:
+    import time
+
+    deadline = time.time() + timeout
+    while not path.is_file() and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def threads_stage(rec, role: str) -> list[int]:
+    """Two stages that overlap: "long" logs torch's thread count before and after "short" has finished."""
+    import time
+
+    import torch
+
+    seen = [torch.get_num_threads()]
+    if role == "short":
+        _wait_for(rec.dir / "long.started")
+        return seen
+    (rec.dir / "long.started").touch()
+    _wait_for(rec.dir / "stages" / "short.json")
+    time.sleep(0.3)  # the other worker decrements the count just after writing its result
+    rec.log(run="long", epoch=1)
+    return [*seen, torch.get_num_threads()]
+
+
+def test_worker_threads_shares_cores_among_busy_workers():
+    from dllab.records import worker_threads
+
+    assert worker_threads(2, 6, cores=2) == 1
+    assert worker_threads(2, 1, cores=2) == 2
+    assert worker_threads(4, 3, cores=16) == 5
+    assert worker_threads(8, 8, cores=2) == 1
+
+
+def test_map_stages_gives_the_last_stage_all_cores(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLLAB_THREADS", "4")
+    rec = Recorder(tmp_path / "run", "demo", Cfg(), progress=False)
+    out = rec.map_stages({"short": (threads_stage, {"role": "short"}),
+                          "long": (threads_stage, {"role": "long"})}, workers=2)
+    assert out["short"] == [2]
+    assert out["long"] == [2, 4]

@@ -84,6 +84,11 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+def cpu_cores() -> int:
+    """Cores dllab may use: ``$DLLAB_THREADS`` if set, else all of this machine's."""
+    return max(1, int(os.environ.get("DLLAB_THREADS") or os.cpu_count() or 1))
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and (if importable) torch from one integer."""
     random.seed(seed)
@@ -170,6 +175,7 @@ class Recorder:
         self._t0 = time.perf_counter()
         self._show_progress = sys.stderr.isatty() if progress is None else progress
         config_yaml = to_yaml(config)
+        self._on_log = None  # map_stages workers re-share the cores here as other stages finish
         if attach:  # a worker process writing into its parent's run directory: no config/env of its own
             self._sections, self._prior_wall, self._wandb = [], 0.0, None
             self.env = {}
@@ -207,6 +213,8 @@ class Recorder:
             f.write(line + "\n")
         if self._wandb is not None:
             self._wandb.log({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        if self._on_log is not None:
+            self._on_log()
 
     def metrics(self) -> list[dict]:
         return read_metrics(self.dir)
@@ -300,8 +308,9 @@ class Recorder:
 
         ``tasks`` maps a stage name to ``(fn, kwargs)``; ``fn(recorder, **kwargs)`` must be a module-level
         function returning a JSON-able result. Each worker gets a recorder attached to this run directory
-        (metrics lines are appended whole, checkpoints have their own names) and ``cores // workers`` torch
-        threads. Finished stages are read back on ``--resume``. Returns name -> result, in ``tasks`` order.
+        (metrics lines are appended whole, checkpoints have their own names) and its share of the cores
+        as torch threads, re-shared at each :meth:`log` as stages finish (see :func:`worker_threads`).
+        Finished stages are read back on ``--resume``. Returns name -> result, in ``tasks`` order.
         """
         done = {n: read_json(self.dir / "stages" / f"{n}.json") for n in tasks if self._stage_done(n)}
         todo = [n for n in tasks if n not in done]
@@ -313,9 +322,11 @@ class Recorder:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        spec = (str(self.dir), self.experiment, self.config, self.resumed, threads)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        ctx = mp.get_context("spawn")
+        unfinished = ctx.Value("i", len(todo))  # workers rebalance their threads on it as stages end
+        spec = (str(self.dir), self.experiment, self.config, self.resumed, workers)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(unfinished,)) as pool:
             futures = {n: pool.submit(_run_stage_in_worker, spec, n, *tasks[n]) for n in todo}
             with self.progress_bar(f"{len(todo)} stages on {workers} workers", len(todo)) as bar:
                 for n, future in futures.items():
@@ -358,15 +369,43 @@ class Recorder:
                           config=to_jsonable(self.config.model_dump()), mode=mode)
 
 
-def _run_stage_in_worker(spec: tuple, name: str, fn, kwargs: dict):
-    """Body of a worker process of :meth:`Recorder.map_stages`."""
-    run_dir, experiment, config, resumed, threads = spec
+_UNFINISHED = None  # in a map_stages worker: shared count of stages not yet finished
+
+
+def _init_worker(unfinished) -> None:
+    global _UNFINISHED
+    _UNFINISHED = unfinished
+
+
+def worker_threads(workers: int, unfinished: int, cores: int | None = None) -> int:
+    """Torch threads for one of ``workers`` stage workers while ``unfinished`` stages remain: the cores are
+    shared among the workers still busy, so the last stage of a sweep gets the whole machine."""
+    busy = max(1, min(workers, unfinished))
+    return max(1, (cores or cpu_cores()) // busy)
+
+
+def _rebalance_threads(workers: int) -> None:
+    if _UNFINISHED is None:
+        return
     import torch
 
-    torch.set_num_threads(threads)
+    n = worker_threads(workers, _UNFINISHED.value)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _run_stage_in_worker(spec: tuple, name: str, fn, kwargs: dict):
+    """Body of a worker process of :meth:`Recorder.map_stages`."""
+    run_dir, experiment, config, resumed, workers = spec
     seed_everything(getattr(config, "seed", 0))
+    _rebalance_threads(workers)
     rec = Recorder(run_dir, experiment, config, resume=resumed, progress=False, attach=True)
-    return rec.stage(name, lambda: fn(rec, **kwargs))
+    rec._on_log = lambda: _rebalance_threads(workers)
+    try:
+        return rec.stage(name, lambda: fn(rec, **kwargs))
+    finally:
+        with _UNFINISHED.get_lock():
+            _UNFINISHED.value -= 1
 
 
 def read_metrics(run_dir: str | Path) -> list[dict]:

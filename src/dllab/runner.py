@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from dllab import config as configlib
 from dllab import experiments
 from dllab.errors import DllabError
-from dllab.records import Recorder, new_run_dir, seed_everything
+from dllab.records import Recorder, cpu_cores, new_run_dir, seed_everything
 
 
 def resolve_config(name: str, preset: str = "cpu", config_file: str | None = None,
@@ -41,7 +40,7 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
     try:
         import torch
 
-        torch.set_num_threads(int(os.environ.get("DLLAB_THREADS") or os.cpu_count() or 1))
+        torch.set_num_threads(cpu_cores())
         summary = module.run(cfg, recorder)
     except DllabError as exc:
         recorder.fail(str(exc))

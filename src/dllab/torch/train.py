@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,8 +194,3 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
             break
     return result
 
-
-def set_threads(n: int | None = None) -> int:
-    """Use all cores (or ``n``) for intra-op parallelism; returns the count in use."""
-    torch.set_num_threads(n or os.cpu_count() or 1)
-    return torch.get_num_threads()
