@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
 import torch
 import torch.nn.functional as F
 
@@ -137,6 +138,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     if recorder is not None and recorder.resumed:  # records of epochs after the checkpoint are redone
         recorder.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= start_epoch)
     t_start = time.perf_counter() - (result.history[-1]["time_s"] if result.history else 0.0)
+    sync_every = 1 if device.type == "cpu" else 10
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         model.train()
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -157,7 +159,10 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                     logits = model(xb)
                 loss = loss_fn(logits.float(), yb)
-                if not torch.isfinite(loss):
+                sum_loss += loss.detach() * len(idx)
+                # Reading a value syncs the device: on a GPU the guard looks at the running sum every
+                # `sync_every` steps (a non-finite loss keeps it non-finite); on the CPU it is free.
+                if (i % sync_every == sync_every - 1 or i == steps_per_epoch - 1) and not torch.isfinite(sum_loss):
                     where = f"the last good checkpoint is {ckpt} (epoch {epoch - 1})" if ckpt and epoch > 1 \
                         else "no checkpoint was written yet"
                     raise DivergenceError(f"{name}: the loss became {float(loss.detach())} at epoch {epoch}, "
@@ -166,11 +171,9 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                sum_loss += loss.detach() * len(idx)
                 correct += (logits.detach().argmax(1) == yb).sum()
                 seen += len(idx)
                 if bar is not None and (i % 10 == 9 or i == steps_per_epoch - 1):
-                    # reading the running sums syncs the device: every 10 steps, not every step
                     bar.update(i + 1, loss=float(sum_loss) / seen, acc=float(correct) / seen)
         record = {"run": name, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
                   "train_loss": float(sum_loss) / seen, "train_acc": float(correct) / seen}
