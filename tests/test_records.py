@@ -64,6 +64,7 @@ def test_recorder_writes_the_run_record(tmp_path):
     assert env["versions"]["numpy"] == np.__version__ and "git" in env
     html = (d / "report.html").read_text()
     assert "data:image/png;base64," in html and "para two" in html and "score" in html
+    assert f"wall time {env['wall_time_s']:.1f} s" in html
     # self-contained: nothing fetched from elsewhere
     assert not re.search(r"""(src|href)=['"]https?://""", html)
 
@@ -151,3 +152,12 @@ def test_map_stages_gives_the_last_stage_all_cores(tmp_path, monkeypatch):
                           "long": (threads_stage, {"role": "long"})}, workers=2)
     assert out["short"] == [2]
     assert out["long"] == [2, 4]
+
+
+def test_report_reads_durations_like_a_person_and_refuses_a_non_run(tmp_path):
+    from dllab.report import build_report, duration
+
+    assert [duration(x) for x in (None, 4.3, 59.96, 324, 3599.4, 8173.6)] == \
+        ["?", "4.3 s", "1 min 0 s", "5 min 24 s", "59 min 59 s", "2 h 16 min"]
+    with pytest.raises(DllabError, match="not a run directory"):
+        build_report(tmp_path)

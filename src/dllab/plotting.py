@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 plt.rcParams.update({
     "figure.dpi": 110,
@@ -35,10 +36,18 @@ def curves(ax, series: dict[str, tuple[Sequence[float], Sequence[float]]], *, ti
     for label, (x, y) in series.items():
         ax.plot(x, y, marker="o" if len(x) <= 30 else None, ms=3, label=label)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if xlabel == "epoch":
+        epoch_axis(ax)
     if logy:
         ax.set_yscale("log")
     if len(series) > 1:
         ax.legend()
+
+
+def epoch_axis(ax) -> None:
+    """Label the x axis "epoch" and tick it at whole epochs only (never 2.5)."""
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def learning_curves(history: list[dict], sets: dict[str, str], *, loss_label: str = "mean cross-entropy"):

@@ -40,6 +40,18 @@ def _fmt(value: Any) -> str:
     return html.escape(str(value))
 
 
+def duration(seconds: float | None) -> str:
+    """A wall time as a person reads it: '42.0 s', '5 min 24 s', '2 h 16 min'."""
+    if seconds is None:
+        return "?"
+    if float(seconds) < 59.95:
+        return f"{float(seconds):.1f} s"
+    s = round(float(seconds))
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
 def _flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = []
     for key, value in d.items():
@@ -103,9 +115,10 @@ def render_run(run_dir: str | Path) -> str:
     experiment = env.get("experiment", run_dir.parent.name)
     git = env.get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else "")
+    started = str(env.get("started", ""))[:19].replace("T", " ")  # to the second
     meta = (f"run <code>{html.escape(run_dir.name)}</code> &middot; status {html.escape(str(env.get('status')))}"
-            f" &middot; wall time {env.get('wall_time_s', '?')} s &middot; seed {env.get('seed')}"
-            f" &middot; commit {html.escape(commit)} &middot; started {html.escape(str(env.get('started', '')))}")
+            f" &middot; wall time {duration(env.get('wall_time_s'))} &middot; seed {env.get('seed')}"
+            f" &middot; commit {html.escape(commit)} &middot; started {html.escape(started)}")
     return f"""<section>
 <h1>{html.escape(experiment)}</h1>
 <p class="meta">{meta}</p>

@@ -100,7 +100,8 @@ def run(cfg: Config, rec) -> dict:
             h = res[w, p]["history"]
             axes[1].plot([e["epoch"] for e in h], [100 * (1 - e["train_acc"]) for e in h],
                          color=f"C{j}", ls="-" if i == len(cfg.widths) - 1 else ":", label=f"c={w}, p={p:g}")
-    axes[1].set(title="Training error per epoch", xlabel="epoch", ylabel="train error (%)")
+    axes[1].set(title="Training error per epoch", ylabel="train error (%)")
+    plotting.epoch_axis(axes[1])
     axes[1].legend(fontsize=7, ncol=2)
     rec.figure(fig, "random_labels", "Left: after the last epoch, in eval mode (train error on the labels trained "
                                      "on). Right: running average per epoch; solid = widest, dotted = narrowest.")

@@ -101,8 +101,10 @@ def run(cfg: Config, rec) -> dict:
         ax_loss.plot(ep, [h["val_loss"] for h in r["history"]], "--", color=colour, label=f"{name}: validation")
         ax_acc.plot(ep, [100 * h["train_acc"] for h in r["history"]], color=colour, label=f"{name}: train")
         ax_acc.plot(ep, [100 * h["val_acc"] for h in r["history"]], "--", color=colour, label=f"{name}: validation")
-    ax_loss.set(title="Loss per epoch", xlabel="epoch", ylabel="loss (train: CE + L2 term)")
-    ax_acc.set(title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    ax_loss.set(title="Loss per epoch", ylabel="loss (train: CE + L2 term)")
+    ax_acc.set(title="Accuracy per epoch", ylabel="accuracy (%)")
+    plotting.epoch_axis(ax_loss)
+    plotting.epoch_axis(ax_acc)
     ax_loss.legend(fontsize=8)
     ax_acc.legend(fontsize=8)
     rec.figure(fig, "learning_curves", f"MLP 3072-{'-'.join(map(str, cfg.hidden))}-10 ({cfg.activation}), SGD "
