@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DLLAB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export DLLAB_DATA
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint bench clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ demo: $(STAMP)
 ## test: the whole test suite (needs DLLAB_DATA pointing at the datasets, e.g. ../shared/data)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## lint: ruff (the rules are in pyproject.toml)
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_loading.py

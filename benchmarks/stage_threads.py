@@ -12,7 +12,9 @@ Measured side by side in this process:
   over its core (``dllab.records.worker_threads``).
 
 Both variants train the same networks on the same data with the same seed (the printed training accuracy shows
-the same work was done; its last digits may differ, as the thread count changes the order of floating-point sums); the speed-up is in the long stage's tail, which runs on all cores instead of one share. Needs CIFAR-10 (``DLLAB_DATA`` or the cache).
+the same work was done; its last digits may differ, as the thread count changes the order of floating-point
+sums); the speed-up is in the long stage's tail, which runs on all cores instead of one share. Needs CIFAR-10
+(``DLLAB_DATA`` or the cache).
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ def test_sgd_momentum_matches_torch():
     wt = torch.tensor(w0, requires_grad=True)
     opt_t = torch.optim.SGD([wt], lr=0.1, momentum=0.9, weight_decay=0.01)
     opt = optim.SGD(net, lr=0.1, momentum=0.9, weight_decay=0.01)
-    for step in range(3):
+    for _ in range(3):
         g = RNG.standard_normal(w0.shape)
         net.grads()["0.W"][...] = g
         net.grads()["0.b"][...] = 0

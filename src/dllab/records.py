@@ -271,7 +271,7 @@ class Recorder:
 
     # -- long loops ------------------------------------------------------------------------------
     @contextmanager
-    def progress_bar(self, description: str, total: int | None) -> Iterator["Progress"]:
+    def progress_bar(self, description: str, total: int | None) -> Iterator[Progress]:
         """A rich progress bar (shown on a terminal) whose fields can be updated: ``bar.advance(loss=...)``."""
         bar = Progress(description, total, enabled=self._show_progress)
         try:
@@ -422,8 +422,13 @@ class Progress:
         self.enabled = enabled
         if not enabled:
             return
-        from rich.progress import (BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.progress import Progress as RichProgress
 
         self._rich = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -56,7 +56,8 @@ def run(cfg: Config, rec) -> dict:
     ax.set(title="Test accuracy against wall time", xlabel="minutes", ylabel="test accuracy (%)")
     rec.figure(fig, "accuracy_vs_time", f"Wall time on {device} with {rec.env.get('torch_threads')} threads.")
     per_class = dict(zip(ds.classes, final["per_class_acc"]))
-    rec.table("Per-class test accuracy", [{"class": k, "accuracy (%)": round(100 * v, 2)} for k, v in per_class.items()])
+    rec.table("Per-class test accuracy",
+              [{"class": k, "accuracy (%)": round(100 * v, 2)} for k, v in per_class.items()])
     return {"final_test_accuracy": final["acc"], "best_test_accuracy": best["test_acc"], "best_epoch": best["epoch"],
             "final_train_accuracy": hist[-1]["train_acc"], "train_time_s": hist[-1]["time_s"], "epochs": len(hist),
             "time_to_target_s": reach, "per_class_accuracy": per_class, "n_train": len(train[0]),

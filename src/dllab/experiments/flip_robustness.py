@@ -23,7 +23,8 @@ PRESETS = {
 }
 
 SUMMARY_KEYS = {
-    "acc": "test accuracy of the normally trained model", "acc_flipped": "its accuracy on vertically flipped test images",
+    "acc": "test accuracy of the normally trained model",
+    "acc_flipped": "its accuracy on vertically flipped test images",
     "per_class_drop": "class -> accuracy drop (points of %) under the flip",
     "robust_acc": "test accuracy of the flip-augmented model (epoch chosen by the max of the two validation errors)",
     "robust_acc_flipped": "its accuracy on the flipped test images", "robust_epoch": "the chosen epoch",
@@ -128,9 +129,9 @@ def run(cfg: Config, rec) -> dict:
         f"{100 * known[best_kept][1]:.0f}%) and {worst_kept} the smallest ({100 * known[worst_kept][0]:.0f}% -> "
         f"{100 * known[worst_kept][1]:.0f}%); by the share kept: "
         + ", ".join(f"{c} {100 * kept[c]:.0f}%" for c in sorted(kept, key=kept.get, reverse=True))
-        + ". Classes that keep much of their accuracy are presumably recognised by cues that survive the flip (texture, "
-        "colour); those that lose it rely on the picture's orientation (ground below, sky above). Training with "
-        f"vertical flips (p = {cfg.robust_flip_p}) gives {100 * r_plain['acc']:.1f}% on the "
+        + ". Classes that keep much of their accuracy are presumably recognised by cues that survive the flip "
+        "(texture, colour); those that lose it rely on the picture's orientation (ground below, sky above). "
+        f"Training with vertical flips (p = {cfg.robust_flip_p}) gives {100 * r_plain['acc']:.1f}% on the "
         f"original and {100 * r_flipped['acc']:.1f}% on the flipped test images: the worst of the two errors "
         f"falls from {100 * max(1 - plain['acc'], 1 - flipped['acc']):.1f}% to "
         f"{100 * max(1 - r_plain['acc'], 1 - r_flipped['acc']):.1f}%."))

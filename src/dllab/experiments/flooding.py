@@ -181,9 +181,11 @@ def run(cfg: Config, rec) -> dict:
 
         rec.table("MLP vs CNN", [
             {"model": "MLP", "parameters": count_parameters(mlp([784, cfg.hidden, 10])), "epochs": cfg.train.epochs,
-             "final val error (%)": round(base["final_val_error"], 3), "test acc (%)": round(100 * base["test_accuracy"], 2)},
+             "final val error (%)": round(base["final_val_error"], 3),
+             "test acc (%)": round(100 * base["test_accuracy"], 2)},
             *[{"model": f"CNN b={b}", "parameters": count_parameters(mnist_cnn()), "epochs": cfg.cnn_epochs,
-               "final val error (%)": round(r["final_val_error"], 3), "test acc (%)": round(100 * r["test_accuracy"], 2)}
+               "final val error (%)": round(r["final_val_error"], 3),
+               "test acc (%)": round(100 * r["test_accuracy"], 2)}
               for b, r in cnn.items()]])
 
     change = best["test_accuracy"] - base["test_accuracy"]

@@ -7,7 +7,8 @@ from pydantic import Field
 
 from dllab.config import ExperimentConfig
 
-DESCRIPTION = "even/odd least squares on 500 MNIST images: pinv, (S)GD vs spectrum, deep linear, random features, kernels"
+DESCRIPTION = ("even/odd least squares on 500 MNIST images: pinv, (S)GD vs spectrum, deep linear, random features, "
+               "kernels")
 
 
 class Config(ExperimentConfig):
@@ -33,13 +34,15 @@ PRESETS = {
 
 SUMMARY_KEYS = {
     "rank": "numerical rank of X (n x 784)", "rank_tol": "the tolerance used: sigma_max * max(n, d) * eps",
-    "pinv_train_mse": "train MSE of the minimum-norm solution pinv(X) y", "pinv_test_mse": "its test MSE (10,000 images)",
+    "pinv_train_mse": "train MSE of the minimum-norm solution pinv(X) y",
+    "pinv_test_mse": "its test MSE (10,000 images)",
     "pinv_test_acc": "test accuracy of sign(f) for it", "pinv_norm": "||beta_pinv||",
     "lstsq_vs_pinv": "max |beta_lstsq - beta_pinv|", "normal_equations": "what solve(X^T X, X^T y) did",
     "cond_X": "sigma_max / sigma_min over the min(n, d) singular values",
     "cond_row_space": "sigma_max / sigma_r, r = rank (X restricted to its row space)",
     "gd_eta": "GD step used", "gd_eta_bound": "stability bound 1 / sigma_max^2 for L = ||X beta - y||^2",
-    "gd_final_loss": "L after the GD steps", "gd_test_mse": "test MSE of the GD iterate", "sgd_final_loss": "L after SGD",
+    "gd_final_loss": "L after the GD steps", "gd_test_mse": "test MSE of the GD iterate",
+    "sgd_final_loss": "L after SGD",
     "deep_linear": "{train_mse, test_mse, norm, dist_to_pinv, row_space_fraction} of beta = W1 beta1",
     "rf_test_mse": "{relu, fourier}: feature count -> mean test MSE",
     "best_rf_test_mse": "lowest mean test MSE over feature counts and both feature kinds",
@@ -64,7 +67,8 @@ def run(cfg: Config, rec) -> dict:
     n, d = X.shape
     np.save(rec.dir / "train_indices.npy", idx)
     rec.text("Data", f"{ds.describe()}. n = {n} training images drawn without replacement with seed {cfg.seed} "
-                     f"(indices in train_indices.npy); X in R^({n} x {d}) with pixels in [0, 1]; y = +1 for odd digits, "
+                     f"(indices in train_indices.npy); X in R^({n} x {d}) with pixels in [0, 1]; "
+                     "y = +1 for odd digits, "
                      f"-1 for even ({int((y > 0).sum())} odd). Test: all {len(Xt)} test images.")
 
     # 0-1. rank, pinv, lstsq, normal equations
@@ -197,8 +201,8 @@ def run(cfg: Config, rec) -> dict:
             for _ in range(cfg.rf_repeats):
                 W = rg.normal(0, 1 / np.sqrt(d), (d, p))
                 Wf, bf = rg.normal(0, 1 / med, (d, p)), rg.uniform(0, 2 * np.pi, p)
-                for kind, phi in (("relu", lambda A: R.relu_features(A, W)),
-                                  ("fourier", lambda A: R.fourier_features(A, Wf, bf))):
+                for kind, phi in (("relu", lambda A, W=W: R.relu_features(A, W)),
+                                  ("fourier", lambda A, Wf=Wf, bf=bf: R.fourier_features(A, Wf, bf))):
                     coef = np.linalg.lstsq(phi(X), y, rcond=None)[0]
                     errs[kind].append(R.mse(phi(Xt) @ coef, yt))
             for kind in rf:

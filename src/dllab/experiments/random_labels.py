@@ -41,11 +41,10 @@ def train_one(rec, cfg: Config, width: int, p: float) -> dict:
     """One (width, p) run: labels redrawn once (seeded by the run seed and p), trained until interpolation or the
     epoch budget ends."""
     import numpy as np
+    import torch
 
     from dllab.experiments import _cifar
     from dllab.torch.data import noisy_labels
-    import torch
-
     from dllab.torch.train import evaluate, fit
 
     ds, train, test, device = _cifar.load(cfg.n_train)
@@ -66,11 +65,8 @@ def train_one(rec, cfg: Config, width: int, p: float) -> dict:
 def run(cfg: Config, rec) -> dict:
     import os
 
-
-    from dllab import plotting
+    from dllab import data, plotting
     from dllab.experiments import _cifar
-
-    from dllab import data
 
     ds = data.load("cifar10")  # the runs build their tensors in their own processes
     n = min(cfg.n_train or len(ds.x_train), len(ds.x_train))

@@ -137,7 +137,7 @@ def run(cfg: Config, rec) -> dict:
     for study, key, values in (("lr", "lr", cfg.lr_values), ("reg", "reg", cfg.reg_values)):
         if study not in cfg.studies:
             continue
-        runs = {f"{key}={v:g}": rec.stage(f"{study}_{v:g}", lambda v=v: train_one(
+        runs = {f"{key}={v:g}": rec.stage(f"{study}_{v:g}", lambda v=v, key=key, study=study: train_one(
             base.model_copy(update={key: v}), split, cfg.seed, rec, f"{study}={v:g}")) for v in values}
         table = [{key: v, "best val acc (%)": round(100 * r["best_val_accuracy"], 2), "best epoch": r["best_epoch"],
                   "final J": round(r["final_train_loss"], 4)} for v, r in zip(values, runs.values())]

@@ -35,7 +35,7 @@ class Module:
         """name -> (param, grad, decays)"""
         return {f"{prefix}{k}": (v, self.grads[k], k not in self.no_decay) for k, v in self.params.items()}
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         self.training = mode
         return self
 

@@ -64,8 +64,9 @@ def uniform_convergence(rng, ns=(100, 300, 1000, 3000, 10000), sizes=(10, 100, 1
                            "ratio_max": float(ratio.max())},
                   f"log-log slopes in n: {', '.join(f'{s:.2f}' for s in slopes)} (theory -0.5); the ratio to "
                   f"sqrt(log|F|/n) stays within [{ratio.min():.2f}, {ratio.max():.2f}].",
-                  [("uniform_convergence", fig, f"F: up to {max(sizes)} random linear functions clipped to [-{B}, {B}], "
-                                                f"d = {d}; L(f) in closed form; {repeats} draws of S per point.")])
+                  [("uniform_convergence", fig,
+                    f"F: up to {max(sizes)} random linear functions clipped to [-{B}, {B}], d = {d}; L(f) in "
+                    f"closed form; {repeats} draws of S per point.")])
 
 
 def expected_gradient_constant() -> float:

@@ -56,7 +56,7 @@ def separable(A: np.ndarray, B: np.ndarray) -> bool:
        "Two point sets are linearly separable if and only if their convex hulls do not intersect.")
 def convex_hulls_vs_separability(rng, trials=200):
     agree, counts = 0, {"separable": 0, "intersecting": 0}
-    for t in range(trials):
+    for _ in range(trials):
         d = int(rng.integers(2, 4))
         A = rng.standard_normal((int(rng.integers(2, 8)), d))
         B = rng.standard_normal((int(rng.integers(2, 8)), d)) + rng.uniform(0, 4) * rng.standard_normal(d)
@@ -226,7 +226,7 @@ def dag_gradients(x, y, p) -> dict[str, float]:
 def dag_backprop(rng, points=20, grads=dag_gradients):
     names = ["w11", "w21", "w22", "w32", "m11", "m12", "m22", "b2", "c1"]
     errs, branches = [], set()
-    for k in range(points):
+    for _ in range(points):
         x, y = rng.standard_normal(3), rng.standard_normal(2) + 3
         p = {n: float(v) for n, v in zip(names, rng.standard_normal(9))}
         pt = {n: torch.tensor(v, dtype=torch.float64, requires_grad=True) for n, v in p.items()}

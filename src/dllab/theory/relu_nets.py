@@ -131,7 +131,7 @@ def linear_regions(rng, widths=(2, 4, 8, 16), depths=(1, 2, 3, 4), nets=10):
         idx = np.nonzero(np.abs(np.diff(slope)) > 1e-6)[0]  # a kink shows as 1-2 adjacent slope changes
         clusters = 0 if len(idx) == 0 else 1 + int(np.sum(np.diff(idx) > 2))
         agree &= clusters == len(bp)
-    saw = {l: len(breakpoints(sawtooth(l), 0.0, 1.0)) + 1 for l in range(1, 9)}
+    saw = {depth: len(breakpoints(sawtooth(depth), 0.0, 1.0)) + 1 for depth in range(1, 9)}
     fig, axes = plotting.subplots(2)
     for k in widths:
         axes[0].plot(depths, [counts[f"depth{d}_width{k}"] for d in depths], "o-", label=f"width {k}")
@@ -140,11 +140,11 @@ def linear_regions(rng, widths=(2, 4, 8, 16), depths=(1, 2, 3, 4), nets=10):
                 ylabel="linear pieces on R")
     axes[0].legend()
     axes[1].semilogy(list(saw), list(saw.values()), "o-", label="sawtooth (width 2), counted")
-    axes[1].semilogy(list(saw), [2 ** l for l in saw], "k--", label="2^depth")
-    axes[1].semilogy(list(saw), [3 ** l for l in saw], ":", color="gray", label="bound (k+1)^depth, k = 2")
+    axes[1].semilogy(list(saw), [2 ** depth for depth in saw], "k--", label="2^depth")
+    axes[1].semilogy(list(saw), [3 ** depth for depth in saw], ":", color="gray", label="bound (k+1)^depth, k = 2")
     axes[1].set(title="Depth buys exponentially many pieces", xlabel="depth", ylabel="linear pieces on [0, 1]")
     axes[1].legend()
-    passed = within and all(saw[l] == 2 ** l for l in saw) and bool(agree)
+    passed = within and all(saw[depth] == 2 ** depth for depth in saw) and bool(agree)
     return Result(passed, {"mean_pieces": counts, "sawtooth_pieces": saw, "all_within_bound": bool(within)},
                   "Random Gaussian nets: piece counts grow roughly with the number of neurons and stay far below "
                   f"(k+1)^depth; the sawtooth gives exactly 2^depth pieces ({saw[8]} at depth 8, with 16 neurons), "
@@ -199,7 +199,8 @@ def width2_no_bias(rng, trials=5000):
         kinks.update((np.round(breakpoints(n), 12) + 0.0).tolist())
         f = evaluate(n, x)
         d2 = second_differences(f)
-        shapes["neither" if neither_convex_nor_concave(f, 1e-9) else ("convex" if d2.min() >= -1e-9 else "concave")] += 1
+        shape = "convex" if d2.min() >= -1e-9 else "concave"
+        shapes["neither" if neither_convex_nor_concave(f, 1e-9) else shape] += 1
     homogeneous = close(evaluate(n, 3 * x), 3 * evaluate(n, x), 1e-9)
     fig, axes = plotting.subplots(2, width=4.5)
     axes[0].plot(x, f_lin)
