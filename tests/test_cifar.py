@@ -70,3 +70,42 @@ def test_cifar_experiments_smoke(name, tmp_path, shared_data):
     if name == "random-labels":
         assert set(s["table"]) == {"2", "8"} and set(s["table"]["8"]) == {"0", "0.5", "1"}
         assert s["label_noise"]["1"]["redrawn"] == 300
+
+
+def test_load_weights_round_trip_and_clear_errors(tmp_path):
+    from dllab.errors import ConfigError
+    from dllab.torch.models import load_weights
+
+    torch.manual_seed(0)
+    saved = make_cnn(4)
+    # a dllab checkpoint keeps the weights under "model", beside optimiser state and history
+    torch.save({"model": saved.state_dict(), "epoch": 3, "history": [{"epoch": 1, "test_acc": 0.5}]},
+               tmp_path / "ckpt.pt")
+    torch.save(saved.state_dict(), tmp_path / "plain.pt")
+    for name in ("ckpt.pt", "plain.pt"):
+        torch.manual_seed(1)
+        net = make_cnn(4)
+        load_weights(net, tmp_path / name)
+        for a, b in zip(net.state_dict().values(), saved.state_dict().values(), strict=True):
+            assert torch.equal(a, b)
+
+    with pytest.raises(ConfigError, match=r"does not exist"):
+        load_weights(make_cnn(4), tmp_path / "nope.pt")
+    (tmp_path / "junk.pt").write_text("not a checkpoint")
+    with pytest.raises(ConfigError, match=r"not a readable PyTorch weights file"):
+        load_weights(make_cnn(4), tmp_path / "junk.pt")
+    with pytest.raises(ConfigError, match=r"0\.weight: \(4, 3, 3, 3\) saved, \(8, 3, 3, 3\) in the model.*width=8"):
+        load_weights(make_cnn(8), tmp_path / "ckpt.pt", hint="; try width=8")
+    with pytest.raises(ConfigError, match=r"does not fit the model"):
+        load_weights(make_cnn(4, batch_norm=False), tmp_path / "ckpt.pt")
+
+
+def test_flip_robustness_evaluates_a_cifar_train_checkpoint(tmp_path, shared_data):
+    trained = run_experiment("cifar-train", preset="smoke", out=tmp_path / "train", progress=False)
+    ckpt = trained / "checkpoints" / "train.pt"
+    flip = run_experiment("flip-robustness", preset="smoke", out=tmp_path / "flip", progress=False,
+                          overrides=[f"checkpoint={ckpt}"])
+    acc = json.loads((trained / "summary.json").read_text())["final_test_accuracy"]
+    s = json.loads((flip / "summary.json").read_text())
+    assert s["acc"] == pytest.approx(acc, abs=1e-6)  # the same network on the same test set
+    assert not (flip / "checkpoints" / "plain.pt").exists()  # nothing was trained in its place

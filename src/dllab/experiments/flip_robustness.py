@@ -47,6 +47,7 @@ def run(cfg: Config, rec) -> dict:
     from dllab import plotting
     from dllab.experiments import _cifar
     from dllab.records import atomic_write
+    from dllab.torch.models import load_weights
     from dllab.torch.train import fit
 
     ds, train, test, device = _cifar.load(cfg.n_train)
@@ -62,9 +63,10 @@ def run(cfg: Config, rec) -> dict:
 
     net = _cifar.model(cfg)
     if cfg.checkpoint:
-        state = torch.load(cfg.checkpoint, map_location=device, weights_only=False)
-        net.load_state_dict(state.get("model", state))
-        rec.text("Model", f"Loaded from {cfg.checkpoint}.")
+        load_weights(net, cfg.checkpoint, hint="; set width and batch_norm as in the run that saved it "
+                                                "(its config.yaml), e.g. --set width=64")
+        rec.text("Model", f"The normally trained model is loaded from {cfg.checkpoint} (trained as that run's "
+                          "config says); the protocol above is the flip-augmented model's.")
     else:
         fit(net, fit_set, {"val": val}, cfg.train, prep=_cifar.prep, num_classes=10, seed=cfg.seed, recorder=rec,
             name="plain")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
+
+from dllab.errors import ConfigError
 
 
 def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -63,6 +67,35 @@ def myrtle_flops(c: int, size: int = 32, classes: int = 10) -> int:
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def load_weights(model: nn.Module, path: str | Path, *, hint: str = "") -> None:
+    """Load saved weights into ``model``: a state dict, or a dllab checkpoint holding one under ``"model"``
+    (e.g. a cifar-train run's ``checkpoints/train.pt``). A missing or unreadable file, or weights of another
+    architecture, raise :class:`ConfigError` naming the first mismatch; ``hint`` is appended (how to fix it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint {path} does not exist: give the path of saved weights, e.g. a cifar-train "
+                          "run's checkpoints/train.pt")
+    device = next(model.parameters()).device
+    try:  # weights_only: a checkpoint from elsewhere must not run code when read
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:
+        raise ConfigError(f"checkpoint {path} is not a readable PyTorch weights file ({type(e).__name__}); "
+                          "give a file written by torch.save of a state dict") from None
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ConfigError(f"checkpoint {path} holds no state dict of tensors{hint}")
+    own = model.state_dict()
+    problems = [f"{k}: {tuple(state[k].shape)} saved, {tuple(v.shape)} in the model"
+                for k, v in own.items() if k in state and state[k].shape != v.shape]
+    problems += [f"{k} missing from the checkpoint" for k in own if k not in state]
+    problems += [f"{k} in the checkpoint but not in the model" for k in state if k not in own]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ConfigError(f"checkpoint {path} does not fit the model: {problems[0]}{more}{hint}")
+    model.load_state_dict(state)
 
 
 def flooded(loss_fn, b: float):
