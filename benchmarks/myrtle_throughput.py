@@ -1,20 +1,23 @@
-"""Training throughput of Myrtle-5 on CIFAR-sized batches: images/s, achieved GFLOP/s, and a plain matmul's GFLOP/s
-(the machine's practical ceiling) measured in the same run.
+"""Training throughput of Myrtle-5 on CIFAR-sized batches: images/s and achieved GFLOP/s of the speed options
+(channels_last, torch.compile, bf16 autocast) side by side, next to a plain matmul's GFLOP/s (the machine's
+practical ceiling) measured in the same run.
 
-    python benchmarks/myrtle_throughput.py [--widths 16 32 64] [--steps 5] [--batch 128] [--channels-last]
+    python benchmarks/myrtle_throughput.py [--widths 16 32 64] [--steps 8] [--batch 128] [--no-compile]
 
-FLOPs are counted analytically (2 x multiply-adds of every conv and the linear layer, forward), and a training step
-is taken as 3x the forward FLOPs (forward + two backward products). Uses random inputs: no dataset needed.
+Variants, each a TrainConfig setting: eager fp32 (the default), channels_last, channels_last + compile, bf16
+autocast. FLOPs are counted analytically (2 x multiply-adds of every conv and the linear layer, forward), and a
+training step is taken as 3x the forward FLOPs (forward + two backward products). Compile time is excluded (two
+warm-up steps); it is printed separately. Uses random inputs: no dataset needed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import torch
 
+from dllab.records import cpu_cores
 from dllab.torch.models import make_cnn, myrtle_flops
 
 
@@ -27,11 +30,22 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
-def train_rate(c: int, bf16: bool, steps: int, batch: int, channels_last: bool) -> float:
+VARIANTS = {  # name -> (bf16, channels_last, compile)
+    "fp32": (False, False, False),
+    "fp32 channels_last": (False, True, False),
+    "fp32 channels_last + compile": (False, True, True),
+    "bf16 autocast": (True, False, False),
+}
+
+
+def train_rate(c: int, bf16: bool, channels_last: bool, compile_: bool, steps: int, batch: int
+               ) -> tuple[float, float]:
+    """(images/s, seconds of the two warm-up steps, which include any compilation)."""
     torch.manual_seed(0)
     net = make_cnn(c)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
+    forward = torch.compile(net) if compile_ else net
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
     if channels_last:
@@ -39,35 +53,43 @@ def train_rate(c: int, bf16: bool, steps: int, batch: int, channels_last: bool) 
 
     def step():
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(net(x).float(), y)
+            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    step()  # warm-up
+    t = time.perf_counter()
+    step()
+    step()
+    warm = time.perf_counter() - t
     t = time.perf_counter()
     for _ in range(steps):
         step()
-    return steps * batch / (time.perf_counter() - t)
+    return steps * batch / (time.perf_counter() - t), warm
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
-    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--batch", type=int, default=128)
-    ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     args = ap.parse_args()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(cpu_cores())
     ceiling = matmul_gflops()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {ceiling:.1f} GFLOP/s")
-    print(f"{'width':>5} {'precision':>9} {'images/s':>9} {'GFLOP/s':>8} {'of matmul':>9} {'epoch (50k) min':>15}")
+    print(f"{'width':>5} {'variant':<28} {'images/s':>9} {'x fp32':>6} {'GFLOP/s':>8} {'of matmul':>9} "
+          f"{'epoch (50k) min':>15} {'warm-up s':>9}")
     for c in args.widths:
-        for bf16 in (False, True):
-            rate = train_rate(c, bf16, args.steps, args.batch, args.channels_last)
+        base = None
+        for name, (bf16, cl, comp) in VARIANTS.items():
+            if comp and args.no_compile:
+                continue
+            rate, warm = train_rate(c, bf16, cl, comp, args.steps, args.batch)
+            base = base or rate
             gflops = 3 * myrtle_flops(c) * rate / 1e9
-            print(f"{c:>5} {'bf16' if bf16 else 'fp32':>9} {rate:>9.0f} {gflops:>8.1f} {gflops / ceiling:>8.0%} "
-                  f"{50000 / rate / 60:>15.1f}")
+            print(f"{c:>5} {name:<28} {rate:>9.0f} {rate / base:>6.2f} {gflops:>8.1f} {gflops / ceiling:>8.0%} "
+                  f"{50000 / rate / 60:>15.1f} {warm:>9.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -151,3 +151,35 @@ def test_lr_schedules():
     assert lr_factor(cfg, 0, 10) == 1.0 and lr_factor(cfg, 50, 10) == pytest.approx(0.5)
     assert lr_factor(TrainConfig(epochs=10, schedule="step", step_epochs=3, step_gamma=0.5), 65, 10) == 0.25
     assert lr_factor(TrainConfig(epochs=10, schedule="linear", warmup_epochs=1), 4, 10) == pytest.approx(0.5)
+
+
+def _images(n=192, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 3, 16, 16), dtype=torch.uint8, generator=g), torch.randint(0, 4, (n,), generator=g)
+
+
+def _cnn():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+
+
+def _speed_variant_history(**options):
+    x, y = _images()
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.01, checkpoint=False, **options)
+    return fit(_cnn(), (x, y), {"val": (x[:64], y[:64])}, cfg, prep=_prep, num_classes=4, seed=0).history
+
+
+@pytest.mark.parametrize("options", [{"channels_last": False}, {"compile": True}])
+def test_speed_options_train_the_same_network(options):
+    """channels_last (the default) and torch.compile change how the numbers are computed, not which."""
+    if options.get("compile"):
+        import shutil
+
+        if not (shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")):
+            pytest.skip("torch.compile on the CPU needs a C++ compiler")
+    base = _speed_variant_history()
+    other = _speed_variant_history(**options)
+    for a, b in zip(base, other, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-4)
+        assert a["val_loss"] == pytest.approx(b["val_loss"], rel=1e-4)

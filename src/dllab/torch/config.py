@@ -27,7 +27,10 @@ class TrainConfig(BaseModel):
     flip_v: float = Field(0.0, ge=0, le=1, description="probability of a vertical flip")
     crop_pad: int = Field(0, ge=0, description="random crop after reflect-padding by this many pixels")
     bf16: bool = Field(False, description="bfloat16 autocast for the forward pass")
-    channels_last: bool = False
+    channels_last: bool = Field(True, description="NHWC memory layout for 4-d inputs: the same numbers up to "
+                                                   "rounding, 1.2-1.4x faster convolutions on the CPU")
+    compile: bool = Field(False, description="torch.compile the training forward/backward (faster steps after a "
+                                             "one-off compile of 10-30 s; needs a C++ compiler on the CPU)")
     eval_batch_size: int = Field(1000, ge=1)
     stop_at_train_acc: float | None = Field(None, gt=0, le=1, description="stop once train accuracy reaches this")
     checkpoint: bool = True

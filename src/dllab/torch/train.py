@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from dllab.errors import DivergenceError
+from dllab.errors import ConfigError, DivergenceError
 from dllab.records import Recorder, atomic_write
 from dllab.torch.config import TrainConfig
 from dllab.torch.data import batch_indices, flip, random_crop
@@ -94,6 +94,17 @@ def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.T
     return random_crop(x, cfg.crop_pad, gen)
 
 
+def _call(forward, xb: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+    if not cfg.compile:
+        return forward(xb)
+    try:
+        return forward(xb)
+    except torch._dynamo.exc.TorchDynamoException as e:
+        raise ConfigError(f"train.compile: torch.compile failed ({type(e).__name__}: "
+                          f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else 'no message'}); it needs a "
+                          "C++ compiler on the CPU and triton on a GPU. Set train.compile=false") from e
+
+
 def _save_checkpoint(path, model, opt, epoch: int, history: list[dict], done: bool) -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
@@ -119,6 +130,8 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg)
+    # the compiled module shares the model's parameters; checkpoints and evaluation use the model itself
+    forward = torch.compile(model) if cfg.compile else model
     x_train, y_train = train
     n = len(x_train)
     steps_per_epoch = math.ceil(n / cfg.batch_size)
@@ -157,7 +170,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 if cfg.channels_last and xb.dim() == 4:
                     xb = xb.contiguous(memory_format=torch.channels_last)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-                    logits = model(xb)
+                    logits = _call(forward, xb, cfg)
                 loss = loss_fn(logits.float(), yb)
                 sum_loss += loss.detach() * len(idx)
                 # Reading a value syncs the device: on a GPU the guard looks at the running sum every
