@@ -109,3 +109,16 @@ def test_flip_robustness_evaluates_a_cifar_train_checkpoint(tmp_path, shared_dat
     s = json.loads((flip / "summary.json").read_text())
     assert s["acc"] == pytest.approx(acc, abs=1e-6)  # the same network on the same test set
     assert not (flip / "checkpoints" / "plain.pt").exists()  # nothing was trained in its place
+
+
+def test_cnn_training_is_reproducible(tmp_path, shared_data):
+    """Same seed, same numbers, with the default speed options (channels_last convolutions)."""
+    def numbers(out):
+        s = json.loads((out / "summary.json").read_text())
+        return {k: v for k, v in s.items() if k not in ("train_time_s", "time_to_target_s")}
+
+    a = run_experiment("cifar-train", preset="smoke", out=tmp_path / "a", progress=False)
+    b = run_experiment("cifar-train", preset="smoke", out=tmp_path / "b", progress=False)
+    assert numbers(a) == numbers(b)
+    c = run_experiment("cifar-train", preset="smoke", out=tmp_path / "c", progress=False, seed=1)
+    assert numbers(c) != numbers(a)
