@@ -15,14 +15,7 @@ from pathlib import Path
 
 from dllab.data.cifar10 import CIFAR10
 from dllab.data.idx import FASHION_MNIST, MNIST
-from dllab.data.store import (
-    Check,
-    Dataset,
-    cache_dir,
-    offline,
-    random_split,
-    search_roots,
-)
+from dllab.data.store import Check, Dataset, cache_dir, offline, random_split, search_roots
 from dllab.data.tinyimagenet import TINY_IMAGENET
 from dllab.errors import DataError
 

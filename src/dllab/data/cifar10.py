@@ -17,14 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dllab.data.store import (
-    Check,
-    Dataset,
-    decoded_cache,
-    download,
-    sha256_bytes,
-    sha256_file,
-)
+from dllab.data.store import Check, Dataset, decoded_cache, download, sha256_bytes, sha256_file
 from dllab.errors import DataError
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

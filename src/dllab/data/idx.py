@@ -14,14 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dllab.data.store import (
-    Check,
-    Dataset,
-    decoded_cache,
-    download,
-    sha256_bytes,
-    sha256_file,
-)
+from dllab.data.store import Check, Dataset, decoded_cache, download, sha256_bytes, sha256_file
 from dllab.errors import DataError
 
 PARTS = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

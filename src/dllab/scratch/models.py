@@ -6,15 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from dllab.scratch.layers import (
-    CrossEntropy,
-    Linear,
-    Module,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from dllab.scratch.layers import CrossEntropy, Linear, Module, ReLU, Sequential, Sigmoid, Tanh
 
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh}
 
