@@ -93,7 +93,7 @@ def run(cfg: Config, rec) -> dict:
               epoch_hook=keep_best)
     best = {"epoch": min(res.history, key=lambda h: (max(1 - h["val_acc"], 1 - h["val_flipped_acc"]),
                                                      h["epoch"]))["epoch"]}
-    robust.load_state_dict(torch.load(best_path, map_location=device, weights_only=False))
+    load_weights(robust, best_path)
     r_plain, r_flipped = _both(robust, *test, _cifar.prep)
 
     fig, ax = plotting.subplots(width=8)

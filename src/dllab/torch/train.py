@@ -95,7 +95,7 @@ def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.T
 
 
 def _call(forward, xb: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
-    if not cfg.compile:
+    if not cfg.compile:  # torch._dynamo is imported only once torch.compile has been used
         return forward(xb)
     try:
         return forward(xb)
