@@ -27,8 +27,8 @@ def assert_one_line_error(res, pattern):
     assert re.search(pattern, lines[0]), lines[0]
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["data", "--help"], ["report", "--help"],
-                                  ["list", "--help"]])
+@pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["show", "--help"], ["data", "--help"],
+                                  ["report", "--help"], ["list", "--help"]])
 def test_help(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
@@ -105,3 +105,25 @@ def test_benchmark_scripts_explain_themselves(script):
     res = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "usage:" in res.stdout and f"python benchmarks/{script}" in res.stdout
+
+
+def test_show_lists_every_key_with_its_resolved_value(capsys):
+    from dllab import experiments
+    from dllab.config import describe_fields
+    from dllab.runner import resolve_config
+
+    for name in experiments.EXPERIMENTS:  # every experiment's config can be described
+        _, cfg = resolve_config(name, "smoke")
+        rows = describe_fields(cfg)
+        assert {r["key"].split(".")[0] for r in rows} == set(type(cfg).model_fields)
+    assert main(["show", "cifar-train", "--preset", "full", "--set", "train.lr=0.05", "--seed", "7"]) == 0
+    out = capsys.readouterr().out
+    rows = {r["key"]: r for r in describe_fields(resolve_config("cifar-train", "full", None, ["train.lr=0.05"], 7)[1])}
+    assert rows["train.lr"]["value"] == 0.05 and rows["seed"]["value"] == 7 and rows["width"]["value"] == 64
+    assert rows["train.optimizer"]["type"] == "sgd | adam | adamw"
+    for key in ("train.lr", "train.compile", "target_accuracy", "final_test_accuracy"):
+        assert key in out
+
+
+def test_show_rejects_an_unknown_key():
+    assert_one_line_error(dllab("show", "cifar-train", "--set", "train.lrr=0.1"), r"train\.lrr")

@@ -64,6 +64,30 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_show(args) -> int:
+    from rich.table import Table
+
+    from dllab.config import describe_fields
+    from dllab.runner import resolve_config
+
+    module, cfg = resolve_config(args.experiment, args.preset, args.config, args.set, args.seed)
+    table = Table(title=f"{args.experiment} config (preset {args.preset}): set any key with --set KEY=VALUE")
+    for col in ("key", "value", "type", "description"):
+        table.add_column(col, style="bold" if col == "key" else None)
+    for row in describe_fields(cfg):
+        table.add_row(row["key"], repr(row["value"]) if isinstance(row["value"], str) else str(row["value"]),
+                      row["type"], row["description"])
+    console = _console()
+    console.print(table)
+    keys = Table(title="summary.json keys")
+    keys.add_column("key", style="bold")
+    keys.add_column("meaning")
+    for key, meaning in getattr(module, "SUMMARY_KEYS", {}).items():
+        keys.add_row(key, meaning)
+    console.print(keys)
+    return 0
+
+
 def cmd_data(args) -> int:
     from rich.table import Table
 
@@ -154,6 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                         "WANDB_API_KEY; pip install 'dllab[wandb]')")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("show", help="an experiment's resolved config, every key described", formatter_class=fmt,
+                       description="Print every config key of an experiment (nested keys dotted, as --set takes "
+                                   "them) with its resolved value, type and meaning, then the summary keys the run "
+                                   "reports. Takes the options of 'dllab run' that shape the config.",
+                       epilog="example: dllab show cifar-train --preset full --set train.lr=0.05")
+    p.add_argument("experiment", help="experiment name (see 'dllab list')")
+    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu", help="preset to resolve (default cpu)")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value")
+    p.add_argument("--seed", type=int, help="seed (overrides the config's seed)")
+    p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
                        description="list: which datasets are found where. verify [NAME]: checksums and counts of "

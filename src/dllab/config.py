@@ -8,7 +8,7 @@ Unknown keys and wrong types raise :class:`ConfigError` naming the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -123,3 +123,19 @@ def resolve(
 
 def to_yaml(config: BaseModel) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def describe_fields(config: BaseModel, prefix: str = "") -> list[dict]:
+    """Every settable key of ``config``, nested ones dotted (``train.lr``): its value, type and description."""
+    rows = []
+    for name, field in type(config).model_fields.items():
+        value = getattr(config, name)
+        if isinstance(value, BaseModel):
+            rows.extend(describe_fields(value, f"{prefix}{name}."))
+            continue
+        if get_origin(field.annotation) is Literal:
+            kind = " | ".join(map(str, get_args(field.annotation)))
+        else:
+            kind = getattr(field.annotation, "__name__", None) or str(field.annotation).replace("typing.", "")
+        rows.append({"key": prefix + name, "value": value, "type": kind, "description": field.description or ""})
+    return rows

@@ -13,7 +13,7 @@ RECIPE = TrainConfig(epochs=20, batch_size=128, lr=0.1, momentum=0.0, optimizer=
 
 class CifarConfig(ExperimentConfig):
     width: int = Field(64, ge=1, description="Myrtle-5 width c (channels of the first conv)")
-    batch_norm: bool = True
+    batch_norm: bool = Field(True, description="batch norm after each conv (off: conv biases instead)")
     n_train: int | None = Field(None, ge=10, description="first n training images (None: all 50,000)")
     train: TrainConfig = RECIPE
 
