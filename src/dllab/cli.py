@@ -146,6 +146,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _config_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments that resolve an experiment's config, shared by 'run' and 'show'."""
+    p.add_argument("experiment", help="experiment name (see 'dllab list')")
+    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu",
+                   help="smoke: seconds (tests); cpu: the question answered on a 2-core laptop (default); "
+                        "full: the homework's exact protocol")
+    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value (repeatable; dotted keys for nested values, e.g. train.lr=0.05)")
+    p.add_argument("--seed", type=int, help="seed for python, numpy and torch (overrides the config's seed)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="dllab", formatter_class=fmt, epilog=EPILOG,
@@ -163,14 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "overrides -> --seed. Writes runs/<experiment>/<time>-<hash>/ (or --out) with "
                                    "config.yaml, metrics.jsonl, summary.json, env.json, figures/, report.html.",
                        epilog="example: dllab run mnist-logreg --preset smoke --set train.lr=0.05")
-    p.add_argument("experiment", help="experiment name (see 'dllab list')")
-    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu",
-                   help="smoke: seconds (tests); cpu: the question answered on a 2-core laptop (default); "
-                        "full: the homework's exact protocol")
-    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config value (repeatable; dotted keys for nested values, e.g. train.lr=0.05)")
-    p.add_argument("--seed", type=int, help="seed for python, numpy and torch (overrides the config's seed)")
+    _config_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<experiment>/<time>-<hash>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its checkpoints")
     p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
@@ -184,11 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "them) with its resolved value, type and meaning, then the summary keys the run "
                                    "reports. Takes the options of 'dllab run' that shape the config.",
                        epilog="example: dllab show cifar-train --preset full --set train.lr=0.05")
-    p.add_argument("experiment", help="experiment name (see 'dllab list')")
-    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu", help="preset to resolve (default cpu)")
-    p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override one config value")
-    p.add_argument("--seed", type=int, help="seed (overrides the config's seed)")
+    _config_arguments(p)
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
