@@ -50,7 +50,7 @@ def run(cfg: Config, rec) -> dict:
     from dllab.torch.models import load_weights
     from dllab.torch.train import fit
 
-    ds, train, test, device = _cifar.load(cfg.n_train)
+    ds, train, test, _ = _cifar.load(cfg.n_train)
     n = len(train[0])
     if cfg.val_size >= n:
         from dllab.errors import ConfigError
