@@ -16,7 +16,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         os.environ["DLLAB_CACHE"] = cache
         from dllab import data
+        from dllab.environment import describe_cpu
 
+        print(describe_cpu())
         print(f"{'dataset':<10} {'first load (s)':>15} {'cached load (s)':>16} {'speed-up':>9}")
         for name in ("mnist", "cifar10"):
             t0 = time.perf_counter()

@@ -17,8 +17,9 @@ import time
 
 import torch
 
-from dllab.records import cpu_cores
-from dllab.torch.models import make_cnn, myrtle_flops
+from dllab.environment import cpu_cores, describe_cpu
+from dllab.nn.models import make_cnn, myrtle_flops
+from dllab.seeding import torch_stream
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -41,8 +42,8 @@ VARIANTS = {  # name -> (bf16, channels_last, compile)
 def train_rate(c: int, bf16: bool, channels_last: bool, compile_: bool, steps: int, batch: int
                ) -> tuple[float, float]:
     """(images/s, seconds of the two warm-up steps, which include any compilation)."""
-    torch.manual_seed(0)
-    net = make_cnn(c)
+    with torch_stream(0, "init"):
+        net = make_cnn(c)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     forward = torch.compile(net) if compile_ else net
@@ -77,6 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(cpu_cores())
     ceiling = matmul_gflops()
+    print(describe_cpu())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {ceiling:.1f} GFLOP/s")
     print(f"{'width':>5} {'variant':<28} {'images/s':>9} {'x fp32':>6} {'GFLOP/s':>8} {'of matmul':>9} "
           f"{'epoch (50k) min':>15} {'warm-up s':>9}")

@@ -86,6 +86,9 @@ def main() -> None:
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
+    from dllab.environment import describe_cpu
+
+    print(describe_cpu())
     print(f"threads: {args.threads} (torch {torch.__version__}, numpy {np.__version__})")
     print(f"{'case':<18} {'scratch s/epoch':>16} {'torch s/epoch':>14} {'ratio':>7}")
     for name, c in CASES.items():

@@ -9,7 +9,7 @@ Measured side by side in this process:
 * fixed: each worker keeps the threads it started with (cores / workers) to the end, as before dllab re-shared
   them; the stages train without a recorder, so nothing triggers a re-share;
 * re-shared: the stages log each epoch to the run's recorder, so when the short stage ends the long one takes
-  over its core (``dllab.records.worker_threads``).
+  over its core (``dllab.executor.worker_threads``).
 
 Both variants train the same networks on the same data with the same seed (the printed training accuracy shows
 the same work was done; its last digits may differ, as the thread count changes the order of floating-point
@@ -24,7 +24,8 @@ import tempfile
 import time
 
 from dllab.config import ExperimentConfig
-from dllab.records import Recorder, cpu_cores
+from dllab.environment import cpu_cores, describe_cpu
+from dllab.recorder import Recorder
 
 
 def train_stage(rec: Recorder, *, n: int, epochs: int, width: int, log: bool) -> dict:
@@ -32,17 +33,19 @@ def train_stage(rec: Recorder, *, n: int, epochs: int, width: int, log: bool) ->
     import torch
 
     from dllab import data
-    from dllab.torch.config import TrainConfig
-    from dllab.torch.data import as_tensors, images_to_float
-    from dllab.torch.models import make_cnn
-    from dllab.torch.train import fit
+    from dllab.nn.config import TorchTrainConfig
+    from dllab.nn.data import as_tensors, images_to_float
+    from dllab.nn.models import make_cnn
+    from dllab.nn.train import fit
 
     ds = data.load("cifar10")
     train = as_tensors(ds.x_train[:n], ds.y_train[:n])
     test = as_tensors(ds.x_test[:1000], ds.y_test[:1000])
-    torch.manual_seed(0)
-    net = make_cnn(width)
-    cfg = TrainConfig(epochs=epochs, checkpoint=False)
+    from dllab.seeding import torch_stream
+
+    with torch_stream(0, "init"):
+        net = make_cnn(width)
+    cfg = TorchTrainConfig(epochs=epochs, checkpoint=False)
     t = time.perf_counter()
     res = fit(net, train, {"test": test}, cfg, prep=images_to_float, num_classes=10, seed=0,
               recorder=rec if log else None, name=f"e{epochs}")
@@ -67,6 +70,7 @@ def main() -> None:
     ap.add_argument("--long", type=int, default=6, help="epochs of the long stage")
     ap.add_argument("--width", type=int, default=16, help="Myrtle-5 width c")
     args = ap.parse_args()
+    print(describe_cpu())
     print(f"{cpu_cores()} cores, 2 workers; stages of {args.short} and {args.long} epochs on {args.n} images, "
           f"c = {args.width}")
     times = {}

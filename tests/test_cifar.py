@@ -1,44 +1,13 @@
-"""CIFAR-10 pieces: Myrtle-5 shapes, label noise, and the three experiments at their smoke presets."""
+"""CIFAR-10 pieces: label noise and the three experiments at their smoke presets."""
 
 import json
 
 import numpy as np
 import pytest
-import torch
 
 from dllab import experiments
+from dllab.nn.data import noisy_labels
 from dllab.runner import run_experiment
-from dllab.torch.data import noisy_labels
-from dllab.torch.models import count_parameters, make_cnn
-
-
-@pytest.mark.parametrize("c", [4, 16, 64])
-def test_myrtle5_shapes(c):
-    net = make_cnn(c)
-    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
-    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
-    assert [m.out_channels for m in convs] == [c, 2 * c, 4 * c, 8 * c]
-    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net) == 4
-    assert net[-1].in_features == 8 * c
-
-
-def test_myrtle_flops_match_torch_flop_counter():
-    from torch.utils.flop_counter import FlopCounterMode
-
-    from dllab.torch.models import myrtle_flops
-
-    for c in (4, 16):
-        with FlopCounterMode(display=False) as counter:
-            make_cnn(c).eval()(torch.zeros(1, 3, 32, 32))
-        assert counter.get_total_flops() == myrtle_flops(c)
-
-
-def test_myrtle5_without_batch_norm():
-    plain = make_cnn(8, batch_norm=False)
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in plain)
-    assert all(m.bias is not None for m in plain if isinstance(m, torch.nn.Conv2d))
-    # BN (weight + bias per channel) is replaced by a conv bias (one per channel)
-    assert count_parameters(make_cnn(8)) - count_parameters(plain) == 8 + 16 + 32 + 64
 
 
 def test_label_noise_rate_and_reproducibility():
@@ -70,34 +39,6 @@ def test_cifar_experiments_smoke(name, tmp_path, shared_data):
     if name == "random-labels":
         assert set(s["table"]) == {"2", "8"} and set(s["table"]["8"]) == {"0", "0.5", "1"}
         assert s["label_noise"]["1"]["redrawn"] == 300
-
-
-def test_load_weights_round_trip_and_clear_errors(tmp_path):
-    from dllab.errors import ConfigError
-    from dllab.torch.models import load_weights
-
-    torch.manual_seed(0)
-    saved = make_cnn(4)
-    # a dllab checkpoint keeps the weights under "model", beside optimiser state and history
-    torch.save({"model": saved.state_dict(), "epoch": 3, "history": [{"epoch": 1, "test_acc": 0.5}]},
-               tmp_path / "ckpt.pt")
-    torch.save(saved.state_dict(), tmp_path / "plain.pt")
-    for name in ("ckpt.pt", "plain.pt"):
-        torch.manual_seed(1)
-        net = make_cnn(4)
-        load_weights(net, tmp_path / name)
-        for a, b in zip(net.state_dict().values(), saved.state_dict().values(), strict=True):
-            assert torch.equal(a, b)
-
-    with pytest.raises(ConfigError, match=r"does not exist"):
-        load_weights(make_cnn(4), tmp_path / "nope.pt")
-    (tmp_path / "junk.pt").write_text("not a checkpoint")
-    with pytest.raises(ConfigError, match=r"not a readable PyTorch weights file"):
-        load_weights(make_cnn(4), tmp_path / "junk.pt")
-    with pytest.raises(ConfigError, match=r"0\.weight: \(4, 3, 3, 3\) saved, \(8, 3, 3, 3\) in the model.*width=8"):
-        load_weights(make_cnn(8), tmp_path / "ckpt.pt", hint="; try width=8")
-    with pytest.raises(ConfigError, match=r"does not fit the model"):
-        load_weights(make_cnn(4, batch_norm=False), tmp_path / "ckpt.pt")
 
 
 def test_flip_robustness_evaluates_a_cifar_train_checkpoint(tmp_path, shared_data):

@@ -3,13 +3,13 @@ from pydantic import Field
 
 from dllab.config import ExperimentConfig, parse_override, resolve
 from dllab.errors import ConfigError
-from dllab.torch.config import TrainConfig
+from dllab.nn.config import TorchTrainConfig
 
 
 class Demo(ExperimentConfig):
     width: int = Field(4, ge=1)
     name: str = "a"
-    train: TrainConfig = TrainConfig(lr=0.5, momentum=0.9)
+    train: TorchTrainConfig = TorchTrainConfig(lr=0.5, momentum=0.9)
 
 
 PRESETS = {"smoke": {"width": 2, "train": {"epochs": 1}}, "cpu": {}, "full": {"width": 64}}

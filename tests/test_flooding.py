@@ -7,14 +7,15 @@ import torch.nn.functional as F
 
 from dllab import experiments
 from dllab.data import random_split
+from dllab.nn.models import flooded, mlp, mnist_cnn
 from dllab.runner import run_experiment
-from dllab.torch.models import flooded, mlp, mnist_cnn
+from dllab.seeding import rng
 
 
 def test_flooded_loss_value_and_gradient_sign_flip():
-    torch.manual_seed(0)
-    logits = torch.randn(8, 10, requires_grad=True)
-    y = torch.randint(0, 10, (8,))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(8, 10, generator=g).requires_grad_()
+    y = torch.randint(0, 10, (8,), generator=g)
     r = F.cross_entropy(logits, y)
     (g_plain,) = torch.autograd.grad(r, logits)
     above = flooded(F.cross_entropy, float(r.detach()) - 0.5)  # R > b: same value and gradient as R
@@ -30,13 +31,13 @@ def test_flooded_loss_value_and_gradient_sign_flip():
 
 
 def test_split_proportions_and_reproducibility():
-    tr, va = random_split(60000, 0.8, seed=3)
+    tr, va = random_split(60000, 0.8, rng(3, "split"))
     assert len(tr) == 48000 and len(va) == 12000
     assert len(np.intersect1d(tr, va)) == 0 and len(np.union1d(tr, va)) == 60000
-    tr2, va2 = random_split(60000, 0.8, seed=3)
-    assert np.array_equal(va, va2) and not np.array_equal(va, random_split(60000, 0.8, seed=4)[1])
+    tr2, va2 = random_split(60000, 0.8, rng(3, "split"))
+    assert np.array_equal(va, va2) and not np.array_equal(va, random_split(60000, 0.8, rng(4, "split"))[1])
     with pytest.raises(ValueError):
-        random_split(10, 1.0, 0)
+        random_split(10, 1.0, rng(0, "split"))
 
 
 def test_model_shapes():
@@ -50,6 +51,6 @@ def test_flooding_smoke(tmp_path, shared_data):
     assert set(experiments.get("flooding").SUMMARY_KEYS) <= set(s)
     assert set(s["val_error_by_b"]) == {"0", "0.1"} and s["split"]["n_train"] == 2400 and s["split"]["n_val"] == 600
     assert 0.5 < s["baseline"]["test_accuracy"] < 1.0
-    assert {p.name for p in (out / "figures").iterdir()} == {"flooding.png", "mlp_vs_cnn.png"}
+    assert {p.name for p in (out / "figures").iterdir()} == {"flooding.png", "flood_levels.png", "mlp_vs_cnn.png"}
     split = np.load(out / "split.npz")
     assert len(split["val_indices"]) == 600

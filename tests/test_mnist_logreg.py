@@ -7,7 +7,7 @@ import pytest
 from dllab import experiments
 from dllab.cli import main
 from dllab.config import load_yaml, validate
-from dllab.records import read_metrics
+from dllab.rundir import read_metrics
 from dllab.runner import run_experiment
 
 

@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from dllab import experiments
-from dllab.records import read_metrics
+from dllab.rundir import read_metrics
 from dllab.runner import run_experiment
 
 

@@ -6,6 +6,7 @@ from dllab.scratch import data as sdata
 from dllab.scratch import models, optim
 from dllab.scratch.gradcheck import check_model
 from dllab.scratch.train import evaluate, fit
+from dllab.training import TrainConfig
 
 RNG = np.random.default_rng(1)
 
@@ -72,17 +73,9 @@ def test_sgd_momentum_matches_torch():
     assert np.allclose(net.params()["0.W"], wt.detach().numpy(), atol=1e-12)
 
 
-def test_schedules():
-    assert optim.schedule("constant", 0.1, 5, 10) == 0.1
-    assert optim.schedule("step", 1.0, 25, 30, step_size=10, gamma=0.5) == 0.25
-    assert optim.schedule("cosine", 1.0, 5, 10) == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="unknown schedule"):
-        optim.schedule("warm", 1.0, 0, 1)
-
-
 def test_bad_optimizer_arguments():
     net = models.mlp([2, 2])
-    for kw in ({"lr": 0}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "weight_decay": -1}):
+    for kw in ({"lr": 0}, {"lr": 0.1, "momentum": 1.0}, {"lr": 0.1, "weight_decay": -1}, {"lr": 0.1, "nesterov": True}):
         with pytest.raises(ValueError):
             optim.SGD(net, **kw)
 
@@ -107,6 +100,6 @@ def test_fit_learns_and_keeps_best():
     x = g.standard_normal((400, 2)).astype(np.float32)
     y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)  # XOR-like quadrants: needs the hidden layer
     net = models.mlp([2, 32, 2], "relu", rng=g)
-    res = fit(net, (x[:300], y[:300]), (x[300:], y[300:]), epochs=30, batch_size=16, lr=0.2, momentum=0.9)
+    res = fit(net, (x[:300], y[:300]), (x[300:], y[300:]), TrainConfig(epochs=30, batch_size=16, lr=0.05, momentum=0.9))
     assert res.best_val_acc > 0.9 and res.history[-1]["train_loss"] < res.history[0]["train_loss"]
     assert evaluate(net, x[300:], y[300:])[1] > 0.85

@@ -4,10 +4,12 @@ import torch
 
 from dllab.config import ExperimentConfig
 from dllab.errors import DivergenceError
-from dllab.records import Recorder, read_metrics
-from dllab.torch.config import TrainConfig
-from dllab.torch.data import batch_indices, flip, random_crop
-from dllab.torch.train import evaluate, fit, lr_factor
+from dllab.nn.config import TorchTrainConfig
+from dllab.nn.data import batch_indices, flip, random_crop
+from dllab.nn.train import evaluate, fit
+from dllab.recorder import Recorder
+from dllab.rundir import read_metrics
+from dllab.seeding import seed_everything, torch_stream
 
 
 def _blobs(n=600, seed=0):
@@ -24,17 +26,18 @@ def _prep(x):
 
 
 def _model(seed=0):
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1), torch.nn.Linear(16, 3))
+    with torch_stream(seed, "init"):
+        return torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Dropout(0.1),
+                                   torch.nn.Linear(16, 3))
 
 
 class Cfg(ExperimentConfig):
-    train: TrainConfig = TrainConfig()
+    train: TorchTrainConfig = TorchTrainConfig()
 
 
 def test_tiny_run_decreases_loss():
     x, y = _blobs()
-    cfg = TrainConfig(epochs=8, batch_size=32, lr=0.5, momentum=0.9, checkpoint=False)
+    cfg = TorchTrainConfig(epochs=8, batch_size=32, lr=0.5, momentum=0.9, checkpoint=False)
     before = evaluate(_model(), x, y, _prep, num_classes=3)["loss"]
     model = _model()
     hist = fit(model, (x, y), {"val": (x, y)}, cfg, prep=_prep, num_classes=3, seed=0).history
@@ -44,7 +47,7 @@ def test_tiny_run_decreases_loss():
 
 def test_resume_matches_uninterrupted_run(tmp_path):
     x, y = _blobs()
-    tc = TrainConfig(epochs=4, batch_size=32, lr=0.3, momentum=0.9, flip_h=0.0)
+    tc = TorchTrainConfig(epochs=4, batch_size=32, lr=0.3, momentum=0.9, flip_h=0.0)
     full_model = _model()
     rec_a = Recorder(tmp_path / "a", "t", Cfg(train=tc), progress=False)
     full = fit(full_model, (x, y), {"val": (x, y)}, tc, prep=_prep, num_classes=3, seed=5, recorder=rec_a)
@@ -58,7 +61,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         real_log(**m)
 
     rec_b.log = crash_on_epoch_3
-    torch.manual_seed(123)  # the interrupted process's RNG state differs: the checkpoint must restore it
+    seed_everything(123)  # the interrupted process's global RNG state differs: dropout must not depend on it
     with pytest.raises(KeyboardInterrupt):
         fit(_model(), (x, y), {"val": (x, y)}, tc, prep=_prep, num_classes=3, seed=5, recorder=rec_b)
     resumed_rec = Recorder(tmp_path / "b", "t", Cfg(train=tc), resume=True, progress=False)
@@ -74,7 +77,7 @@ def test_resume_matches_uninterrupted_run(tmp_path):
 
 def test_nan_loss_stops_with_clear_message(tmp_path):
     x, y = _blobs()
-    tc = TrainConfig(epochs=3, batch_size=32, lr=1e6)
+    tc = TorchTrainConfig(epochs=3, batch_size=32, lr=1e6)
     model = torch.nn.Linear(2, 3)
     with torch.no_grad():
         model.weight.fill_(float("inf"))
@@ -85,7 +88,7 @@ def test_nan_loss_stops_with_clear_message(tmp_path):
 
 def test_divergence_keeps_last_good_checkpoint(tmp_path):
     x, y = _blobs()
-    tc = TrainConfig(epochs=3, batch_size=600, lr=0.1)
+    tc = TorchTrainConfig(epochs=3, batch_size=600, lr=0.1)
     model = torch.nn.Linear(2, 3)
     rec = Recorder(tmp_path / "r", "t", Cfg(train=tc), progress=False)
     calls = {"n": 0}
@@ -103,7 +106,7 @@ def test_divergence_keeps_last_good_checkpoint(tmp_path):
 
 def test_stop_at_train_acc():
     x, y = _blobs()
-    cfg = TrainConfig(epochs=50, batch_size=32, lr=0.5, momentum=0.9, stop_at_train_acc=0.8, checkpoint=False)
+    cfg = TorchTrainConfig(epochs=50, batch_size=32, lr=0.5, momentum=0.9, stop_at_train_acc=0.8, checkpoint=False)
     res = fit(_model(), (x, y), {}, cfg, prep=_prep, num_classes=3, seed=0)
     assert res.stopped_early and res.history[-1]["train_acc"] >= 0.8 and len(res.history) < 50
 
@@ -146,27 +149,20 @@ def test_random_crop_is_a_shifted_window():
         assert any(torch.equal(out[i], padded[i, :, dy:dy + 8, dx:dx + 8]) for dy in range(5) for dx in range(5))
 
 
-def test_lr_schedules():
-    cfg = TrainConfig(epochs=10, schedule="cosine", lr=1.0)
-    assert lr_factor(cfg, 0, 10) == 1.0 and lr_factor(cfg, 50, 10) == pytest.approx(0.5)
-    assert lr_factor(TrainConfig(epochs=10, schedule="step", step_epochs=3, step_gamma=0.5), 65, 10) == 0.25
-    assert lr_factor(TrainConfig(epochs=10, schedule="linear", warmup_epochs=1), 4, 10) == pytest.approx(0.5)
-
-
 def _images(n=192, seed=0):
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (n, 3, 16, 16), dtype=torch.uint8, generator=g), torch.randint(0, 4, (n,), generator=g)
 
 
 def _cnn():
-    torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
-                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
+    with torch_stream(0, "init"):
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8), torch.nn.ReLU(),
+                                   torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(8, 4))
 
 
 def _speed_variant_history(**options):
     x, y = _images()
-    cfg = TrainConfig(epochs=2, batch_size=64, lr=0.01, checkpoint=False, **options)
+    cfg = TorchTrainConfig(epochs=2, batch_size=64, lr=0.01, checkpoint=False, **options)
     return fit(_cnn(), (x, y), {"val": (x[:64], y[:64])}, cfg, prep=_prep, num_classes=4, seed=0).history
 
 

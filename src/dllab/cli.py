@@ -31,15 +31,16 @@ def _console():
 def cmd_list(args) -> int:
     from rich.table import Table
 
-    from dllab import experiments
+    from dllab import courses, experiments
 
     table = Table(title="dllab experiments", show_lines=False)
     table.add_column("experiment", style="bold")
+    table.add_column("homework")
     table.add_column("presets")
     table.add_column("description")
     for name in experiments.EXPERIMENTS:
         module = experiments.get(name)
-        table.add_row(name, ", ".join(module.PRESETS), module.DESCRIPTION)
+        table.add_row(name, courses.cite(module.HOMEWORK), ", ".join(module.PRESETS), module.DESCRIPTION)
     _console().print(table)
     return 0
 
@@ -52,7 +53,7 @@ def cmd_run(args) -> int:
     run_dir = run_experiment(args.experiment, preset=args.preset, config_file=args.config, overrides=args.set,
                              seed=args.seed, out=args.out, resume=args.resume, wandb=args.wandb,
                              progress=False if args.no_progress else None)
-    from dllab.records import read_json
+    from dllab.fileio import read_json
 
     summary = read_json(run_dir / "summary.json")
     console = _console()

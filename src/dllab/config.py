@@ -51,6 +51,26 @@ def _set_nested(tree: dict, path: list[str], value: Any) -> None:
     tree[path[-1]] = value
 
 
+def apply_dotted(values: dict, changes: dict[str, Any]) -> dict:
+    """A deep copy of ``values`` with dotted keys set (``{"train.lr": 0.05}`` sets ``values["train"]["lr"]``)."""
+    import copy
+
+    out = copy.deepcopy(values)
+    for key, value in changes.items():
+        _set_nested(out, key.split("."), value)
+    return out
+
+
+def get_dotted(config: BaseModel, key: str) -> Any:
+    """The value of dotted ``key`` in ``config`` (``get_dotted(cfg, "train.lr")``)."""
+    value: Any = config
+    for part in key.split("."):
+        if not hasattr(value, part):
+            raise ConfigError(f"unknown config key '{key}'")
+        value = getattr(value, part)
+    return value
+
+
 def _merge(base: dict, update: dict) -> dict:
     out = dict(base)
     for key, value in update.items():

@@ -50,18 +50,45 @@ def epoch_axis(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
-def learning_curves(history: list[dict], sets: dict[str, str], *, loss_label: str = "mean cross-entropy"):
-    """Loss and accuracy per epoch, side by side, for each named set of a training history.
+def learning_curves(runs: list[dict] | dict[str, list[dict]], sets: dict[str, str], *,
+                    loss_label: str = "mean cross-entropy", error: bool = False, log_error: bool = False,
+                    log_loss: bool = False, title: str = ""):
+    """Loss and accuracy (or error) per epoch, side by side, for each named set of one or more training histories.
 
-    ``sets`` maps a legend label to the prefix of the history's keys (``{"train": "train", "test": "test"}``
-    plots ``train_loss``/``train_acc`` and ``test_loss``/``test_acc``). Returns (figure, (loss axis, accuracy axis)).
+    ``runs`` is one history (a list of per-epoch dicts) or ``{label: history}``. ``sets`` maps a legend label to
+    the prefix of the history's keys (``{"train": "train", "test": "test"}`` plots ``train_loss``/``train_acc``
+    and ``test_loss``/``test_acc``; a set without ``_loss`` keys is left out of the loss panel). With several
+    runs, colour tells the runs apart and line style the sets (solid, dashed, dotted). ``error`` plots
+    100 - accuracy; ``log_error`` makes that axis logarithmic above 0.1%. Returns (figure, (loss axis, accuracy
+    axis)).
     """
+    if isinstance(runs, list):
+        runs = {"": runs}
     fig, (ax_loss, ax_acc) = subplots(2)
-    ep = [h["epoch"] for h in history]
-    curves(ax_loss, {label: (ep, [h[f"{k}_loss"] for h in history]) for label, k in sets.items()},
-           title="Loss per epoch", xlabel="epoch", ylabel=loss_label)
-    curves(ax_acc, {label: (ep, [100 * h[f"{k}_acc"] for h in history]) for label, k in sets.items()},
-           title="Accuracy per epoch", xlabel="epoch", ylabel="accuracy (%)")
+    styles = ("-", "--", ":", "-.")
+    for ci, (run_label, hist) in enumerate(runs.items()):
+        ep = [h["epoch"] for h in hist]
+        for si, (set_label, key) in enumerate(sets.items()):
+            several = len(runs) > 1
+            kw = {"color": f"C{ci if several else si}", "ls": styles[si % len(styles)] if several else "-",
+                  "marker": "o" if len(ep) <= 30 else None, "ms": 3,
+                  "label": f"{run_label}: {set_label}" if run_label else set_label}
+            if hist and f"{key}_loss" in hist[0]:
+                ax_loss.plot(ep, [h[f"{key}_loss"] for h in hist], **kw)
+            acc = [100 * h[f"{key}_acc"] for h in hist]
+            ax_acc.plot(ep, [100 - a for a in acc] if error else acc, **kw)
+    prefix = f"{title}: " if title else ""
+    ax_loss.set(title=f"{prefix}loss per epoch", ylabel=loss_label)
+    ax_acc.set(title=f"{prefix}{'error' if error else 'accuracy'} per epoch",
+               ylabel=f"{'error' if error else 'accuracy'} (%{', log above 0.1' if log_error else ''})")
+    if log_loss:
+        ax_loss.set_yscale("log")
+    if log_error:
+        ax_acc.set_yscale("symlog", linthresh=0.1)
+    for ax in (ax_loss, ax_acc):
+        epoch_axis(ax)
+        if len(runs) * len(sets) > 1:
+            ax.legend(fontsize=7 if len(runs) * len(sets) > 4 else 9)
     return fig, (ax_loss, ax_acc)
 
 

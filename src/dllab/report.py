@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dllab.errors import DllabError
-from dllab.records import atomic_write, read_json
+from dllab.fileio import atomic_write, read_json
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;

@@ -1,13 +1,20 @@
-"""Run one experiment under the run contract: resolve config, seed, record, report, summary."""
+"""Run one experiment under the run contract: resolve the config, lock and record the run directory, seed,
+run, write the summary, build the report."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from dllab import config as configlib
 from dllab import experiments
+from dllab.environment import cpu_cores
 from dllab.errors import DllabError
-from dllab.records import Recorder, cpu_cores, new_run_dir, seed_everything
+from dllab.executor import Executor
+from dllab.recorder import Recorder
+from dllab.report import build_report
+from dllab.rundir import RunLock, has_results, new_run_dir
+from dllab.seeding import seed_everything
 
 
 def resolve_config(name: str, preset: str = "cpu", config_file: str | None = None,
@@ -19,8 +26,12 @@ def resolve_config(name: str, preset: str = "cpu", config_file: str | None = Non
 def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = None,
                    overrides: list[str] | None = None, seed: int | None = None, out: str | Path | None = None,
                    runs_root: str | Path = "runs", resume: bool = False, wandb: bool = False,
-                   progress: bool | None = None) -> Path:
-    """Run experiment ``name`` and return its run directory. Raises DllabError on bad input or failure."""
+                   progress: bool | None = None, executor: Executor | None = None) -> Path:
+    """Run experiment ``name`` and return its run directory. Raises DllabError on bad input or failure.
+
+    The run holds an exclusive lock on its directory from start to end, so a second process writing the same
+    directory is refused. A run that fails before it has written any result leaves no directory behind.
+    """
     if resume:
         if out is None:
             raise DllabError("--resume needs --out RUN_DIR: the run directory to continue")
@@ -34,22 +45,39 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
     else:
         module, cfg = resolve_config(name, preset, config_file, overrides, seed)
     run_dir = Path(out) if out is not None else new_run_dir(runs_root, name, configlib.to_yaml(cfg))
-    recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress)
-    recorder.env["preset"] = None if resume else preset
-    seed_everything(cfg.seed)
+    created = not run_dir.exists()
+    lock = RunLock(run_dir).acquire()
     try:
-        import torch
+        try:
+            recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress,
+                                executor=executor)
+        except DllabError:
+            if created:
+                lock.release()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        recorder.env["preset"] = None if resume else preset
+        seed_everything(cfg.seed)
+        try:
+            import torch
 
-        torch.set_num_threads(cpu_cores())
-        summary = module.run(cfg, recorder)
-    except DllabError as exc:
-        recorder.fail(str(exc))
-        raise
-    except KeyboardInterrupt:
-        recorder.fail("interrupted")
-        raise DllabError(f"interrupted; continue with: dllab run {name} --out {run_dir} --resume") from None
-    missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
-    if missing:
-        raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
-    recorder.finish(summary)
+            torch.set_num_threads(cpu_cores())
+            summary = module.run(cfg, recorder)
+        except (DllabError, KeyboardInterrupt) as exc:
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            if created and not has_results(run_dir):  # nothing to resume: leave no half-empty run directory
+                lock.release()
+                shutil.rmtree(run_dir, ignore_errors=True)
+            else:
+                recorder.fail(reason)
+            if isinstance(exc, KeyboardInterrupt):
+                raise DllabError(f"interrupted; continue with: dllab run {name} --out {run_dir} --resume") from None
+            raise
+        missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
+        if missing:
+            raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
+        recorder.finish(summary)
+        build_report(run_dir)
+    finally:
+        lock.release()
     return run_dir

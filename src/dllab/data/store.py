@@ -153,7 +153,7 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, md5: str 
         total = int(total) + have if total is not None else None
         bar = None
         if progress:
-            from dllab.records import Progress
+            from dllab.progress import Progress
 
             bar = Progress(f"download {dest.name}", total, enabled=True)
             bar.advance(have)
@@ -190,11 +190,11 @@ def download(url: str, dest: str | Path, *, sha256: str | None = None, md5: str 
     return dest
 
 
-def random_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of a seeded random split of ``range(n)``: ``round(fraction * n)`` first-part indices, the rest
-    second, each sorted."""
+def random_split(n: int, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of a random split of ``range(n)`` drawn from ``rng`` (e.g. ``dllab.seeding.rng(seed, "split")``):
+    ``round(fraction * n)`` first-part indices, the rest second, each sorted."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
-    order = np.random.default_rng(seed).permutation(n)
+    order = rng.permutation(n)
     cut = int(round(fraction * n))
     return np.sort(order[:cut]), np.sort(order[cut:])

@@ -1,9 +1,11 @@
 """The experiments: one module each, listed here as name -> module path and imported only when used.
 
-An experiment module defines ``DESCRIPTION`` (one line), ``Config`` (an :class:`~dllab.config.ExperimentConfig`),
-``PRESETS`` (``smoke``/``cpu``/``full`` -> overrides of the defaults), ``SUMMARY_KEYS`` (documented keys of
-summary.json) and ``run(config, recorder) -> summary dict``. Modules import torch inside ``run`` so that
-``dllab list`` stays fast. Adding an experiment = one module + one line below.
+An experiment module defines ``DESCRIPTION`` (one line), ``HOMEWORK`` (``[(course, question), ...]`` with the
+course names of :mod:`dllab.courses`), ``Config`` (an :class:`~dllab.config.ExperimentConfig`), ``PRESETS``
+(``smoke``/``cpu``/``full`` -> overrides of the defaults), ``SUMMARY_KEYS`` (documented keys of summary.json) and
+``run(config, recorder) -> summary dict``: the science first (data, stages, results), then the report (figures,
+tables, the reading computed from the numbers). Modules import torch inside functions so that ``dllab list``
+stays fast. Adding an experiment = one module + one line below.
 """
 
 from __future__ import annotations

@@ -5,24 +5,24 @@ from __future__ import annotations
 from pydantic import Field
 
 from dllab.config import ExperimentConfig
-from dllab.torch.config import TrainConfig
+from dllab.nn.config import TorchTrainConfig
 
 # The homework's recipe: plain SGD lr 0.1, batch 128, 20 epochs, no augmentation, inputs scaled to [0, 1].
-RECIPE = TrainConfig(epochs=20, batch_size=128, lr=0.1, momentum=0.0, optimizer="sgd", schedule="constant")
+RECIPE = TorchTrainConfig(epochs=20, batch_size=128, lr=0.1, momentum=0.0, optimizer="sgd", schedule="constant")
 
 
 class CifarConfig(ExperimentConfig):
     width: int = Field(64, ge=1, description="Myrtle-5 width c (channels of the first conv)")
     batch_norm: bool = Field(True, description="batch norm after each conv (off: conv biases instead)")
     n_train: int | None = Field(None, ge=10, description="first n training images (None: all 50,000)")
-    train: TrainConfig = RECIPE
+    train: TorchTrainConfig = RECIPE
 
 
 def load(n_train: int | None):
     """(dataset, train tensors, test tensors, device) for CIFAR-10; uint8 images kept on the device."""
     from dllab import data
-    from dllab.torch.data import as_tensors
-    from dllab.torch.train import pick_device
+    from dllab.nn.data import as_tensors
+    from dllab.nn.train import pick_device
 
     ds = data.load("cifar10")
     n = min(n_train or len(ds.x_train), len(ds.x_train))
@@ -32,19 +32,20 @@ def load(n_train: int | None):
 
 def prep(x):
     """uint8 (N, 32, 32, 3) -> float (N, 3, 32, 32) in [0, 1], as the homework feeds the network."""
-    from dllab.torch.data import images_to_float
+    from dllab.nn.data import images_to_float
 
     return images_to_float(x)
 
 
 def model(cfg: CifarConfig, width: int | None = None):
-    import torch
+    """Myrtle-5 with its initial weights drawn from the run's stream ("init",)."""
+    from dllab.nn.models import make_cnn
+    from dllab.nn.train import pick_device
+    from dllab.seeding import torch_stream
 
-    from dllab.torch.models import make_cnn
-    from dllab.torch.train import pick_device
-
-    torch.manual_seed(cfg.seed)
-    return make_cnn(width or cfg.width, batch_norm=cfg.batch_norm).to(pick_device())
+    with torch_stream(cfg.seed, "init"):
+        net = make_cnn(width or cfg.width, batch_norm=cfg.batch_norm)
+    return net.to(pick_device())
 
 
 def describe(ds, n: int, cfg: CifarConfig) -> str:

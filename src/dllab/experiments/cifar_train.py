@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from dllab import courses
 from dllab.experiments._cifar import CifarConfig
 
 DESCRIPTION = "Myrtle-5 CNN on CIFAR-10 (the homework recipe: SGD 0.1, batch 128, 20 epochs), curves and timing"
+HOMEWORK = [(courses.CS229BR, "Q2.1"), (courses.THEORY_SEMINAR, "Train CIFAR-10")]
 
 
 class Config(CifarConfig):
@@ -33,8 +35,8 @@ SUMMARY_KEYS = {
 def run(cfg: Config, rec) -> dict:
     from dllab import plotting
     from dllab.experiments import _cifar
-    from dllab.torch.models import count_parameters
-    from dllab.torch.train import evaluate, fit
+    from dllab.nn.models import count_parameters
+    from dllab.nn.train import evaluate, fit
 
     ds, train, test, device = _cifar.load(cfg.n_train)
     net = _cifar.model(cfg)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from dllab import courses
 from dllab.experiments._cifar import CifarConfig
 
 DESCRIPTION = "CIFAR-10 CNN on vertically flipped test images: per-class drop, then vertical-flip augmentation"
+HOMEWORK = [(courses.THEORY_SEMINAR, "Problem 1")]
 
 
 class Config(CifarConfig):
@@ -32,7 +34,7 @@ SUMMARY_KEYS = {
 
 
 def _both(net, x, y, prep):
-    from dllab.torch.train import evaluate
+    from dllab.nn.train import evaluate
 
     plain = evaluate(net, x, y, prep, num_classes=10)
     flipped = evaluate(net, x, y, lambda b: prep(b).flip(-2), num_classes=10)
@@ -46,9 +48,9 @@ def run(cfg: Config, rec) -> dict:
 
     from dllab import plotting
     from dllab.experiments import _cifar
-    from dllab.records import atomic_write
-    from dllab.torch.models import load_weights
-    from dllab.torch.train import fit
+    from dllab.fileio import atomic_write
+    from dllab.nn.models import load_weights
+    from dllab.nn.train import fit
 
     ds, train, test, _ = _cifar.load(cfg.n_train)
     n = len(train[0])

@@ -5,15 +5,16 @@ from __future__ import annotations
 from pydantic import Field
 
 from dllab.config import ExperimentConfig
-from dllab.torch.config import TrainConfig
+from dllab.nn.config import TorchTrainConfig
 
 DESCRIPTION = "multinomial logistic regression on MNIST (torch): learning curves, confusion matrix, templates"
+HOMEWORK: list[tuple[str, str]] = []  # a warm-up of the toolkit, in no homework set
 
 
 class Config(ExperimentConfig):
     dataset: str = Field("mnist", pattern="^(mnist|fashion-mnist)$")
     n_train: int | None = Field(None, ge=10, description="use the first n training images (None: all)")
-    train: TrainConfig = TrainConfig(epochs=10, batch_size=128, lr=0.1, momentum=0.9)
+    train: TorchTrainConfig = TorchTrainConfig(epochs=10, batch_size=128, lr=0.1, momentum=0.9)
 
 
 PRESETS = {
@@ -38,8 +39,9 @@ def run(cfg: Config, rec) -> dict:
     import torch
 
     from dllab import data, plotting
-    from dllab.torch.data import as_tensors
-    from dllab.torch.train import evaluate, fit, pick_device
+    from dllab.nn.data import as_tensors
+    from dllab.nn.train import evaluate, fit, pick_device
+    from dllab.seeding import torch_stream
 
     ds = data.load(cfg.dataset)
     n_train = min(cfg.n_train or len(ds.x_train), len(ds.x_train))
@@ -52,7 +54,8 @@ def run(cfg: Config, rec) -> dict:
     def prep(x: torch.Tensor) -> torch.Tensor:
         return x.reshape(len(x), -1).float().div_(255.0)
 
-    model = torch.nn.Linear(28 * 28, 10).to(device)
+    with torch_stream(cfg.seed, "init"):
+        model = torch.nn.Linear(28 * 28, 10).to(device)
     result = fit(model, train, {"test": test}, cfg.train, prep=prep, num_classes=10, seed=cfg.seed, recorder=rec)
     hist = result.history
     final_train = evaluate(model, *train, prep, num_classes=10)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from dllab import courses
 from dllab.experiments._cifar import CifarConfig
-from dllab.torch.config import TrainConfig
+from dllab.nn.config import TorchTrainConfig
 
 DESCRIPTION = "random labels (Zhang et al. 2017): label noise p in {0, 0.5, 1} x widths {4, 64}, train to interpolation"
+HOMEWORK = [(courses.THEORY_SEMINAR, "Problem 2")]
 
 
 class Config(CifarConfig):
@@ -17,9 +19,10 @@ class Config(CifarConfig):
     # Adam with small batches memorises random labels in a few dozen epochs; SGD at the recipe's lr 0.1 (and
     # momentum 0.9) barely moves on 1,000 random labels in the same budget (measured: 15% train accuracy after
     # 12 epochs vs 97.5% for Adam, width 64).
-    train: TrainConfig = TrainConfig(epochs=100, batch_size=32, optimizer="adam", lr=1e-3, schedule="constant",
-                                     stop_at_train_acc=0.999)
-    workers: int | None = Field(None, ge=1, description="parallel processes for the runs (None: one per core)")
+    train: TorchTrainConfig = TorchTrainConfig(epochs=100, batch_size=32, optimizer="adam", lr=1e-3,
+                                               schedule="constant", stop_at_train_acc=0.999)
+    workers: int | None = Field(None, ge=1, description="parallel processes for the runs (None: one per core of "
+                                                        "the budget, DLLAB_THREADS or all cores)")
 
 
 PRESETS = {
@@ -44,11 +47,11 @@ def train_one(rec, cfg: Config, width: int, p: float) -> dict:
     import torch
 
     from dllab.experiments import _cifar
-    from dllab.torch.data import noisy_labels
-    from dllab.torch.train import evaluate, fit
+    from dllab.nn.data import noisy_labels
+    from dllab.nn.train import evaluate, fit
 
     ds, train, test, device = _cifar.load(cfg.n_train)
-    y_noisy, _ = noisy_labels(train[1].cpu().numpy(), p, 10, seed=cfg.seed * 1000 + int(round(100 * p)))
+    y_noisy, _ = noisy_labels(train[1].cpu().numpy(), p, 10, seed=_label_seed(cfg, p))
     noisy_train = (train[0], torch.from_numpy(y_noisy).to(device))
     net = _cifar.model(cfg, width)
     # no per-epoch test evaluation: on 2 cores it would cost more than the training itself
@@ -62,10 +65,16 @@ def train_one(rec, cfg: Config, width: int, p: float) -> dict:
             "changed_fraction": float(np.mean(y_noisy != train[1].cpu().numpy()))}
 
 
-def run(cfg: Config, rec) -> dict:
-    import os
+def _label_seed(cfg: Config, p: float) -> int:
+    """The seed of the labels redrawn at noise level p: the same for every width, recorded in the summary."""
+    from dllab.seeding import int_seed
 
-    from dllab import data, plotting
+    return int_seed(cfg.seed, "labels", p)
+
+
+def run(cfg: Config, rec) -> dict:
+    """Every (width, p) pair is one parallel stage, trained to interpolation or the epoch budget."""
+    from dllab import data
     from dllab.experiments import _cifar
 
     ds = data.load("cifar10")  # the runs build their tensors in their own processes
@@ -77,12 +86,20 @@ def run(cfg: Config, rec) -> dict:
         f"the epoch) reaches {100 * cfg.train.stop_at_train_acc:g}% or after {cfg.train.epochs} epochs. Test labels "
         "are never changed."))
     runs_spec = [(w, p) for w in cfg.widths for p in cfg.noise_levels]
-    workers = cfg.workers or min(os.cpu_count() or 1, len(runs_spec))
     results = rec.map_stages({f"c{w}_p{p:g}": (train_one, {"cfg": cfg, "width": w, "p": p}) for w, p in runs_spec},
-                             workers=workers)
-    res = {(w, p): results[f"c{w}_p{p:g}"] for w, p in runs_spec}
+                             workers=cfg.workers)
+    return _report(cfg, rec, n, {(w, p): results[f"c{w}_p{p:g}"] for w, p in runs_spec})
 
-    fig, axes = plotting.subplots(2)
+
+# -- the report ---------------------------------------------------------------------------------------------
+
+def _report(cfg: Config, rec, n: int, res: dict) -> dict:
+    from dllab import plotting
+    from dllab.nn.models import count_parameters, make_cnn
+
+    runs_spec = list(res)
+    fig, ax = plotting.subplots(width=6)
+    axes = [ax]
     for i, w in enumerate(cfg.widths):
         axes[0].plot(cfg.noise_levels, [res[w, p]["final_train_error"] for p in cfg.noise_levels], "o-",
                      color=f"C{i}", label=f"width {w}: train")
@@ -91,24 +108,16 @@ def run(cfg: Config, rec) -> dict:
     axes[0].axhline(90, color="gray", ls=":", label="chance (90% error)")
     axes[0].set(title="Final error vs label noise", xlabel="label-noise rate p", ylabel="error (%)")
     axes[0].legend(fontsize=7)
-    for i, w in enumerate(cfg.widths):
-        for j, p in enumerate(cfg.noise_levels):
-            h = res[w, p]["history"]
-            axes[1].plot([e["epoch"] for e in h], [100 * (1 - e["train_acc"]) for e in h],
-                         color=f"C{j}", ls="-" if i == len(cfg.widths) - 1 else ":", label=f"c={w}, p={p:g}")
-    axes[1].set(title="Training error per epoch", ylabel="train error (%)")
-    plotting.epoch_axis(axes[1])
-    axes[1].legend(fontsize=7, ncol=2)
-    rec.figure(fig, "random_labels", "Left: after the last epoch, in eval mode (train error on the labels trained "
-                                     "on). Right: running average per epoch; solid = widest, dotted = narrowest.")
+    rec.figure(fig, "random_labels", "After the last epoch, in eval mode (train error on the labels trained on).")
+    fig, _ = plotting.learning_curves({f"c={w}, p={p:g}": res[w, p]["history"] for w, p in runs_spec},
+                                      {"train": "train"}, error=True, title="Training on noisy labels")
+    rec.figure(fig, "training_curves", "Running averages over each epoch's mini-batches, on the labels trained on.")
     rec.table("Final errors", [{"width": w, "p": p, "train error (%)": round(res[w, p]["final_train_error"], 2),
                                 "test error (%)": round(res[w, p]["final_test_error"], 2),
                                 "epochs": res[w, p]["epochs"], "interpolated": res[w, p]["interpolated"]}
                                for w, p in runs_spec])
     wide, narrow = max(cfg.widths), min(cfg.widths)
     top = max(cfg.noise_levels)
-    from dllab.torch.models import count_parameters, make_cnn
-
     n_wide, n_narrow = count_parameters(make_cnn(wide)), count_parameters(make_cnn(narrow))
     hist = res[narrow, top]["history"]
     recent = [100 * (1 - e["train_acc"]) for e in hist[-5:]]
@@ -132,5 +141,5 @@ def run(cfg: Config, rec) -> dict:
             "wide_interpolated": {f"{p:g}": res[wide, p]["interpolated"] for p in cfg.noise_levels},
             "narrow_interpolated": {f"{p:g}": res[narrow, p]["interpolated"] for p in cfg.noise_levels},
             "label_noise": {f"{p:g}": {"changed_fraction": res[wide, p]["changed_fraction"],
-                                       "redrawn": int(round(p * n)), "seed": cfg.seed * 1000 + int(round(100 * p))}
+                                       "redrawn": int(round(p * n)), "seed": _label_seed(cfg, p)}
                             for p in cfg.noise_levels}}

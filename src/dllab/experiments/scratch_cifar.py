@@ -1,12 +1,15 @@
-"""6.S898 HW1: an MLP built from dllab.scratch trained on CIFAR-10, without and with random-crop augmentation."""
+"""MIT 6.S898 HW1: an MLP built from dllab.scratch trained on CIFAR-10, without and with random-crop augmentation."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
+from dllab import courses
 from dllab.config import ExperimentConfig
+from dllab.training import TrainConfig
 
-DESCRIPTION = "6.S898 HW1 in NumPy: MLP on CIFAR-10, learning curves, then random-crop augmentation"
+DESCRIPTION = "NumPy MLP on CIFAR-10: learning curves, then random-crop augmentation"
+HOMEWORK = [(courses.MIT_6S898, "Q10-Q15")]
 
 # CIFAR-10 training-set channel statistics (published values; the data layer's tests check them).
 MEAN = (0.4914, 0.4822, 0.4465)
@@ -16,18 +19,14 @@ STD = (0.2470, 0.2435, 0.2616)
 class Config(ExperimentConfig):
     hidden: list[int] = [512, 256]
     activation: str = Field("relu", pattern="^(relu|sigmoid|tanh)$")
-    epochs: int = Field(30, ge=1)
-    batch_size: int = Field(128, ge=1)
-    lr: float = Field(0.01, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-4, ge=0)
-    lr_schedule: str = Field("cosine", pattern="^(constant|step|cosine)$")
+    train: TrainConfig = TrainConfig(epochs=30, batch_size=128, lr=0.01, momentum=0.9, weight_decay=5e-4,
+                                     schedule="cosine")
     crop_pad: int = Field(4, ge=1, description="augmented run: reflect-pad by this much, then a random 32x32 crop")
     n_train: int | None = Field(None, ge=100, description="first n training images (None: all 50,000)")
     val_size: int = Field(5000, ge=100, description="the last val_size training images validate")
 
 
-PRESETS = {"smoke": {"n_train": 2000, "val_size": 500, "epochs": 2, "hidden": [64]}, "cpu": {}, "full": {}}
+PRESETS = {"smoke": {"n_train": 2000, "val_size": 500, "train": {"epochs": 2}, "hidden": [64]}, "cpu": {}, "full": {}}
 
 SUMMARY_KEYS = {
     "test_accuracy": "{plain, augmented}: test accuracy of each run's best-on-validation weights",
@@ -39,21 +38,39 @@ SUMMARY_KEYS = {
 
 
 def run(cfg: Config, rec) -> dict:
-    import numpy as np
-
-    from dllab import data, plotting
+    """The same MLP trained twice on the same split: on the images as they are, and on random crops of them."""
     from dllab.scratch import models
     from dllab.scratch.data import random_crop
     from dllab.scratch.train import evaluate, fit, load_params
+    from dllab.seeding import rng
+
+    ds, (xt, yt), val, test, prep = _data(cfg, rec)
+
+    def train(name: str, augment: bool) -> dict:
+        net = models.mlp([3072, *cfg.hidden, 10], cfg.activation, rng=rng(cfg.seed, "init"))
+        transform = (lambda xb, g: prep(random_crop(xb, cfg.crop_pad, g))) if augment else (lambda xb, g: prep(xb))
+        res = fit(net, (xt, yt), val, cfg.train, seed=cfg.seed, transform=transform, recorder=rec, name=name)
+        load_params(net, res.best_params)
+        return {"history": res.history, "best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_acc,
+                "test_accuracy": evaluate(net, *test)[1]}
+
+    runs = {name: rec.stage(name, lambda name=name: train(name, name == "augmented"))
+            for name in ("plain", "augmented")}
+    return _report(cfg, rec, ds, (xt, yt), runs)
+
+
+def _data(cfg: Config, rec):
+    """Training images (uint8, augmented per batch), the validation and test sets as model inputs, and ``prep``."""
+    import numpy as np
+
+    from dllab import data
+    from dllab.errors import ConfigError
 
     ds = data.load("cifar10")
     n = min(cfg.n_train or len(ds.x_train), len(ds.x_train))
     if cfg.val_size >= n:
-        from dllab.errors import ConfigError
-
         raise ConfigError(f"val_size ({cfg.val_size}) must be smaller than the training images used ({n})")
     x_all, y_all = np.asarray(ds.x_train[:n]), np.asarray(ds.y_train[:n], dtype=np.int64)
-    xt, yt = x_all[:-cfg.val_size], y_all[:-cfg.val_size]
     mean = np.array(MEAN, np.float32) * 255
     inv_std = 1.0 / (np.array(STD, np.float32) * 255)
 
@@ -61,28 +78,25 @@ def run(cfg: Config, rec) -> dict:
         """uint8 (N,32,32,3) -> float32 (N, 3072), normalised per channel."""
         return ((x.astype(np.float32) - mean) * inv_std).reshape(len(x), -1)
 
+    train = (x_all[:-cfg.val_size], y_all[:-cfg.val_size])
     val = (prep(x_all[-cfg.val_size:]), y_all[-cfg.val_size:])
     test = (prep(np.asarray(ds.x_test)), np.asarray(ds.y_test, dtype=np.int64))
-    rec.text("Data", f"{ds.describe()}. The first {len(xt)} training images train, the last {cfg.val_size} "
+    rec.text("Data", f"{ds.describe()}. The first {len(train[0])} training images train, the last {cfg.val_size} "
                      "validate; inputs normalised per channel with the training-set mean and std. The augmented run "
                      f"reflect-pads each training image by {cfg.crop_pad} pixels and cuts a random 32x32 crop, a new "
                      "one every epoch; validation and test images are never augmented.")
+    return ds, train, val, test, prep
 
-    def train(name: str, augment: bool) -> dict:
-        net = models.mlp([3072, *cfg.hidden, 10], cfg.activation, rng=np.random.default_rng(cfg.seed))
-        transform = (lambda xb, rng: prep(random_crop(xb, cfg.crop_pad, rng))) if augment else \
-            (lambda xb, rng: prep(xb))
-        res = fit(net, (xt, yt), val, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                  momentum=cfg.momentum, weight_decay=cfg.weight_decay, lr_schedule=cfg.lr_schedule, seed=cfg.seed,
-                  transform=transform, recorder=rec, name=name)
-        load_params(net, res.best_params)
-        return {"history": res.history, "best_epoch": res.best_epoch, "best_val_accuracy": res.best_val_acc,
-                "test_accuracy": evaluate(net, *test)[1]}
 
-    runs = {name: rec.stage(name, lambda name=name: train(name, name == "augmented"))
-            for name in ("plain", "augmented")}
+# -- the report ---------------------------------------------------------------------------------------------
 
-    g = np.random.default_rng(cfg.seed)
+def _report(cfg: Config, rec, ds, train, runs: dict) -> dict:
+    from dllab import plotting
+    from dllab.scratch.data import random_crop
+    from dllab.seeding import rng
+
+    xt, yt = train
+    g = rng(cfg.seed, "figure", "crops")
     pick = g.choice(len(xt), 6, replace=False)
     originals = xt[pick]
     crops = [random_crop(originals, cfg.crop_pad, g) for _ in range(3)]
@@ -94,22 +108,12 @@ def run(cfg: Config, rec) -> dict:
     fig.suptitle(f"Random-crop augmentation (reflect-pad {cfg.crop_pad}, random 32x32 window)")
     rec.figure(fig, "augmentation", "Top row: training images; below: three random crops of each.")
 
-    fig, (ax_loss, ax_acc) = plotting.subplots(2)
-    for colour, (name, r) in zip(("C0", "C3"), runs.items()):
-        ep = [h["epoch"] for h in r["history"]]
-        ax_loss.plot(ep, [h["train_loss"] for h in r["history"]], color=colour, label=f"{name}: train")
-        ax_loss.plot(ep, [h["val_loss"] for h in r["history"]], "--", color=colour, label=f"{name}: validation")
-        ax_acc.plot(ep, [100 * h["train_acc"] for h in r["history"]], color=colour, label=f"{name}: train")
-        ax_acc.plot(ep, [100 * h["val_acc"] for h in r["history"]], "--", color=colour, label=f"{name}: validation")
-    ax_loss.set(title="Loss per epoch", ylabel="loss (train: CE + L2 term)")
-    ax_acc.set(title="Accuracy per epoch", ylabel="accuracy (%)")
-    plotting.epoch_axis(ax_loss)
-    plotting.epoch_axis(ax_acc)
-    ax_loss.legend(fontsize=8)
-    ax_acc.legend(fontsize=8)
+    t = cfg.train
+    fig, _ = plotting.learning_curves({k: r["history"] for k, r in runs.items()},
+                                      {"train": "train", "validation": "val"}, loss_label="loss (train: CE + L2 term)")
     rec.figure(fig, "learning_curves", f"MLP 3072-{'-'.join(map(str, cfg.hidden))}-10 ({cfg.activation}), SGD "
-                                       f"momentum {cfg.momentum}, lr {cfg.lr} ({cfg.lr_schedule}), batch "
-                                       f"{cfg.batch_size}, L2 {cfg.weight_decay}. Solid: train; dashed: validation.")
+                                       f"momentum {t.momentum}, lr {t.lr} ({t.schedule}), batch "
+                                       f"{t.batch_size}, L2 {t.weight_decay}. Solid: train; dashed: validation.")
 
     def last(r, key):
         return r["history"][-1][key]

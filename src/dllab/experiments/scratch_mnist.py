@@ -1,46 +1,42 @@
-"""CS7643 A1: softmax regression and a two-layer net in NumPy on MNIST, with hyper-parameter studies."""
+"""Georgia Tech CS7643 A1: softmax regression and a two-layer net in NumPy on MNIST, with hyper-parameter studies."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from dllab import courses
 from dllab.config import ExperimentConfig
+from dllab.training import TrainConfig
 
-DESCRIPTION = "CS7643 A1 in NumPy: softmax regression / two-layer net on MNIST, lr & L2 sweeps, a tuned net"
+DESCRIPTION = "NumPy softmax regression / two-layer net on MNIST: lr & L2 sweeps, a tuned net"
+HOMEWORK = [(courses.CS7643, "sections 1-5")]
 
 
-class Hyper(BaseModel):
-    """The hyper-parameters a study may change."""
-
-    model_config = ConfigDict(extra="forbid")
-
+class Config(ExperimentConfig):
     model: Literal["twolayer", "softmax"] = "twolayer"
     softmax_relu: bool = Field(True, description="softmax model only: the ReLU on the logits that CS7643 specifies")
-    hidden: int = Field(128, ge=1)
-    batch_size: int = Field(64, ge=1)
-    lr: float = Field(0.1, gt=0)
-    reg: float = Field(0.001, ge=0, description="L2 coefficient lambda in J = CE + lambda/2 sum w^2 (weights only)")
-    momentum: float = Field(0.0, ge=0, lt=1)
-    epochs: int = Field(10, ge=1)
-    init_std: float = Field(0.001, gt=0)
-    lr_schedule: Literal["constant", "step", "cosine"] = "constant"
-
-
-class Config(ExperimentConfig, Hyper):
+    hidden: int = Field(128, ge=1, description="two-layer net: hidden units (sigmoid)")
+    init_std: float = Field(0.001, gt=0, description="weights ~ N(0, init_std^2), biases 0 (CS7643)")
+    # CS7643's defaults; train.weight_decay is its L2 coefficient lambda in J = CE + lambda/2 sum w^2
+    train: TrainConfig = TrainConfig(epochs=10, batch_size=64, lr=0.1, weight_decay=0.001)
     n_train: int | None = Field(None, ge=100, description="use the first n official training images (None: all)")
     studies: list[Literal["lr", "reg", "tuned", "seeds"]] = ["lr", "reg", "tuned"]
     n_seeds: int = Field(8, ge=2, description="study 'seeds': initialisations compared")
-    lr_values: list[float] = [1.0, 0.1, 0.05, 0.01, 0.001]
-    reg_values: list[float] = [1.0, 0.1, 0.01, 0.001, 0.0001]
-    tuned: dict[str, float | int | str] = {"hidden": 512, "momentum": 0.9, "reg": 0.0001, "lr_schedule": "cosine",
-                                           "batch_size": 32, "epochs": 15}
+    lr_values: list[float] = Field([1.0, 0.1, 0.05, 0.01, 0.001], description="study 'lr': values of train.lr")
+    reg_values: list[float] = Field([1.0, 0.1, 0.01, 0.001, 0.0001],
+                                    description="study 'reg': values of train.weight_decay")
+    tuned: dict[str, Any] = Field({"hidden": 512, "train.momentum": 0.9, "train.weight_decay": 0.0001,
+                                   "train.schedule": "cosine", "train.batch_size": 32, "train.epochs": 15},
+                                  description="study 'tuned': config keys (dotted, as --set takes them) changed")
 
 
 PRESETS = {
-    "smoke": {"n_train": 6000, "epochs": 3, "lr": 0.5, "lr_values": [0.5, 0.05], "reg_values": [0.01, 0.0001],
-              "tuned": {"hidden": 64, "momentum": 0.9, "reg": 0.0001, "lr_schedule": "cosine", "epochs": 2}},
+    "smoke": {"n_train": 6000, "train": {"epochs": 3, "lr": 0.5}, "lr_values": [0.5, 0.05],
+              "reg_values": [0.01, 0.0001],
+              "tuned": {"hidden": 64, "train.momentum": 0.9, "train.weight_decay": 0.0001,
+                        "train.schedule": "cosine", "train.epochs": 2}},
     "cpu": {},
     "full": {},
 }
@@ -55,26 +51,49 @@ SUMMARY_KEYS = {
     "tuned": "{changes, best_val_accuracy, test_accuracy, gain_over_default} (study 'tuned')",
     "per_class_val_accuracy": "validation accuracy per digit at the best epoch",
     "dead_classes": "digits never predicted correctly on validation (0% accuracy): the ReLU-on-logits failure",
-    "seeds": "variant -> {seed: {best_val_accuracy, test_accuracy, dead_classes}} (study 'seeds')",
+    "seeds": "variant -> {replicate i: {best_val_accuracy, test_accuracy, dead_classes}} (study 'seeds'; replicate "
+             "i's seed is derived from the run seed and i)",
     "n_train": "training images (the first 80% of those used; the rest is validation)",
 }
 
 
-def train_one(h: Hyper, split, seed: int, rec, name: str) -> dict:
+def run(cfg: Config, rec) -> dict:
+    """The configured model, then the studies; every training run is a resumable stage."""
+    split, n = _data(cfg, rec)
+    res: dict[str, Any] = {"n": n, "main": rec.stage("main", lambda: train_one(cfg, split, cfg.seed, rec, "main"))}
+    for study, key, values in (("lr", "lr", cfg.lr_values), ("reg", "weight_decay", cfg.reg_values)):
+        if study in cfg.studies:
+            res[study] = {v: rec.stage(f"{study}_{v:g}", lambda v=v, key=key, study=study: train_one(
+                _with(cfg, {f"train.{key}": v}), split, cfg.seed, rec, f"{study}={v:g}")) for v in values}
+    if "seeds" in cfg.studies:
+        res["seeds"] = _seeds_study(cfg, split, rec)
+    if "tuned" in cfg.studies:
+        from dllab.errors import ConfigError
+
+        try:
+            tuned_cfg = _with(cfg, cfg.tuned)
+        except ConfigError as exc:
+            raise ConfigError(f"in 'tuned': {exc}") from None
+        res["tuned_cfg"] = tuned_cfg
+        res["tuned"] = rec.stage("tuned", lambda: train_one(tuned_cfg, split, cfg.seed, rec, "tuned"))
+    return _report(cfg, rec, res)
+
+
+def train_one(cfg: Config, split, seed: int, rec, name: str) -> dict:
     """Train one configuration; return its history and the test accuracy of its best-on-validation weights."""
     import numpy as np
 
     from dllab.scratch import models
     from dllab.scratch.train import evaluate, fit, load_params
+    from dllab.seeding import rng
 
     (xt, yt), (xv, yv), (xs, ys) = split
-    rng = np.random.default_rng(seed)
-    if h.model == "softmax":
-        net = models.SoftmaxRegression(xt.shape[1], 10, init_std=h.init_std, relu=h.softmax_relu, rng=rng)
+    if cfg.model == "softmax":
+        net = models.SoftmaxRegression(xt.shape[1], 10, init_std=cfg.init_std, relu=cfg.softmax_relu,
+                                       rng=rng(seed, "init"))
     else:
-        net = models.TwoLayerNet(xt.shape[1], h.hidden, 10, init_std=h.init_std, rng=rng)
-    res = fit(net, (xt, yt), (xv, yv), epochs=h.epochs, batch_size=h.batch_size, lr=h.lr, momentum=h.momentum,
-              weight_decay=h.reg, lr_schedule=h.lr_schedule, seed=seed, recorder=rec, name=name)
+        net = models.TwoLayerNet(xt.shape[1], cfg.hidden, 10, init_std=cfg.init_std, rng=rng(seed, "init"))
+    res = fit(net, (xt, yt), (xv, yv), cfg.train, seed=seed, recorder=rec, name=name)
     load_params(net, res.best_params)
     test_loss, test_acc = evaluate(net, xs, ys)
     pred = net.predict(xv)
@@ -84,39 +103,55 @@ def train_one(h: Hyper, split, seed: int, rec, name: str) -> dict:
             "per_class_val_accuracy": per_class, "dead_classes": [c for c in range(10) if per_class[c] == 0.0]}
 
 
-def _curves(rec, runs: dict[str, dict], name: str, title: str, caption: str) -> None:
-    from dllab import plotting
-
-    fig, (ax_loss, ax_acc) = plotting.subplots(2)
-    plotting.curves(ax_loss, {k: ([h["epoch"] for h in r["history"]], [h["train_loss"] for h in r["history"]])
-                              for k, r in runs.items()},
-                    title=f"{title}: training objective J", xlabel="epoch", ylabel="J = CE + L2 term", logy=True)
-    plotting.curves(ax_acc, {k: ([h["epoch"] for h in r["history"]], [100 * h["val_acc"] for h in r["history"]])
-                             for k, r in runs.items()},
-                    title=f"{title}: validation accuracy", xlabel="epoch", ylabel="accuracy (%)")
-    rec.figure(fig, name, caption)
-
-
-def run(cfg: Config, rec) -> dict:
+def _data(cfg: Config, rec):
+    """CS7643's split: the first 80% of the (first n_train) official training images train, the rest validate."""
     import numpy as np
 
-    from dllab import data, plotting
+    from dllab import data
     from dllab.scratch.data import flatten_scaled, train_val_split
 
     ds = data.load("mnist")
     n = min(cfg.n_train or len(ds.x_train), len(ds.x_train))
-    x = flatten_scaled(ds.x_train[:n])
-    y = np.asarray(ds.y_train[:n], dtype=np.int64)
-    (xt, yt), (xv, yv) = train_val_split(x, y, 0.8)
-    split = ((xt, yt), (xv, yv), (flatten_scaled(ds.x_test), np.asarray(ds.y_test, dtype=np.int64)))
+    (xt, yt), (xv, yv) = train_val_split(flatten_scaled(ds.x_train[:n]), np.asarray(ds.y_train[:n], np.int64), 0.8)
     rec.text("Data", f"{ds.describe()}. As CS7643 specifies, the first 80% of the {n} official training images "
                      f"({len(xt)}) train and the rest ({len(xv)}) validate; pixels scaled to [0, 1]. The test set "
                      "scores the weights of the epoch with the best validation accuracy.")
-    base = Hyper(**{k: getattr(cfg, k) for k in Hyper.model_fields})
-    main = rec.stage("main", lambda: train_one(base, split, cfg.seed, rec, "main"))
+    return ((xt, yt), (xv, yv), (flatten_scaled(ds.x_test), np.asarray(ds.y_test, np.int64))), n
 
-    hist = main["history"]
-    fig, (_, ax_acc) = plotting.learning_curves(hist, {"train": "train", "validation": "val"},
+
+def _with(cfg: Config, changes: dict[str, Any]) -> Config:
+    """``cfg`` with dotted keys changed (``{"train.lr": 0.5}``), validated like ``--set``."""
+    from dllab.config import apply_dotted, validate
+
+    return validate(Config, apply_dotted(cfg.model_dump(), changes))
+
+
+def _seeds_study(cfg: Config, split, rec) -> dict:
+    """The same configuration from ``n_seeds`` initialisations (and, for softmax, without the ReLU)."""
+    from dllab.seeding import int_seed
+
+    variants = {cfg.model: cfg}
+    if cfg.model == "softmax":
+        variants = {f"softmax, relu={r}": cfg.model_copy(update={"softmax_relu": r})
+                    for r in (cfg.softmax_relu, not cfg.softmax_relu)}
+    out: dict[str, dict] = {}
+    for label, v in variants.items():
+        out[label] = {}
+        for i in range(cfg.n_seeds):
+            tag = f"seeds_{label.replace(', ', '_').replace('=', '')}_{i}"
+            seed = int_seed(cfg.seed, "replicate", i)
+            r = rec.stage(tag, lambda v=v, seed=seed, tag=tag: train_one(v, split, seed, rec, tag))
+            out[label][str(i)] = {k: r[k] for k in ("best_val_accuracy", "test_accuracy", "dead_classes")}
+    return out
+
+
+# -- the report: figures, tables and the reading, in the homework's order -------------------------------------
+
+def _report(cfg: Config, rec, res: dict) -> dict:
+    from dllab import plotting
+
+    main = res["main"]
+    fig, (_, ax_acc) = plotting.learning_curves(main["history"], {"train": "train", "validation": "val"},
                                                 loss_label="loss (train: J incl. L2; val: CE)")
     ax_acc.axvline(main["best_epoch"], color="gray", ls=":", label="best epoch (val)")
     ax_acc.legend()
@@ -124,52 +159,41 @@ def run(cfg: Config, rec) -> dict:
                                        "figures are averages over each epoch's mini-batches.")
     summary = {"test_accuracy": main["test_accuracy"], "best_val_accuracy": main["best_val_accuracy"],
                "best_epoch": main["best_epoch"], "final_train_loss": main["final_train_loss"],
-               "lr_sweep": {}, "reg_sweep": {}, "tuned": {}, "n_train": n,
+               "lr_sweep": {}, "reg_sweep": {}, "tuned": {}, "n_train": res["n"],
                "per_class_val_accuracy": main["per_class_val_accuracy"], "dead_classes": main["dead_classes"],
-               "seeds": {}}
+               "seeds": res.get("seeds", {})}
     if main["dead_classes"]:
         rec.text("Dead classes", (
             f"Digits {main['dead_classes']} are never predicted correctly: with a ReLU on the logits, a class whose "
             "logit is negative on its own images receives no gradient from them, while images of the other nine "
             "classes keep pushing its logit down; early in training some classes lose this race for good. "
             "Run the 'seeds' study (--set 'studies=[seeds]') to see how often this happens."))
-
-    for study, key, values in (("lr", "lr", cfg.lr_values), ("reg", "reg", cfg.reg_values)):
-        if study not in cfg.studies:
+    for study, knob, name in (("lr", "train.lr", "learning rate"), ("reg", "train.weight_decay", "L2 coefficient")):
+        if study not in res:
             continue
-        runs = {f"{key}={v:g}": rec.stage(f"{study}_{v:g}", lambda v=v, key=key, study=study: train_one(
-            base.model_copy(update={key: v}), split, cfg.seed, rec, f"{study}={v:g}")) for v in values}
-        table = [{key: v, "best val acc (%)": round(100 * r["best_val_accuracy"], 2), "best epoch": r["best_epoch"],
-                  "final J": round(r["final_train_loss"], 4)} for v, r in zip(values, runs.values())]
+        runs = res[study]
         summary[f"{study}_sweep"] = {f"{v:g}": {"best_val_accuracy": r["best_val_accuracy"],
-                                                "final_train_loss": r["final_train_loss"]}
-                                     for v, r in zip(values, runs.values())}
-        name = "learning rate" if study == "lr" else "L2 coefficient"
-        _curves(rec, runs, f"{study}_sweep", f"{name} sweep",
-                f"Only the {name} changes; every other hyper-parameter as configured.")
-        rec.table(f"{name} sweep", table)
-        rec.text(f"Reading: {name}", _reading(study, values, list(runs.values())))
+                                                "final_train_loss": r["final_train_loss"]} for v, r in runs.items()}
+        _sweep_figure(rec, {f"{knob}={v:g}": r for v, r in runs.items()}, f"{study}_sweep", f"{name} sweep",
+                      f"Only {knob} changes; every other hyper-parameter as configured.")
+        rec.table(f"{name} sweep", [{knob: v, "best val acc (%)": round(100 * r["best_val_accuracy"], 2),
+                                     "best epoch": r["best_epoch"], "final J": round(r["final_train_loss"], 4)}
+                                    for v, r in runs.items()])
+        rec.text(f"Reading: {name}", _reading(study, list(runs), list(runs.values())))
+    if "seeds" in res:
+        _seeds_report(cfg, rec, res["seeds"])
+    if "tuned" in res:
+        tuned, tuned_cfg = res["tuned"], res["tuned_cfg"]
+        from dllab.config import get_dotted
 
-    if "seeds" in cfg.studies:
-        _seeds_study(cfg, base, split, rec, summary)
-
-    if "tuned" in cfg.studies:
-        from dllab.config import validate
-        from dllab.errors import ConfigError
-
-        try:
-            tuned_h = validate(Hyper, {**base.model_dump(), **cfg.tuned})
-        except ConfigError as exc:
-            raise ConfigError(f"in 'tuned': {exc}") from None
-        tuned = rec.stage("tuned", lambda: train_one(tuned_h, split, cfg.seed, rec, "tuned"))
-        changes = {k: v for k, v in cfg.tuned.items() if getattr(base, k) != v}
+        changes = {k: v for k, v in cfg.tuned.items() if get_dotted(cfg, k) != get_dotted(tuned_cfg, k)}
         summary["tuned"] = {"changes": changes, "best_val_accuracy": tuned["best_val_accuracy"],
                             "test_accuracy": tuned["test_accuracy"],
                             "gain_over_default": tuned["best_val_accuracy"] - main["best_val_accuracy"]}
-        _curves(rec, {"configured": main, "tuned": tuned}, "tuned_vs_default", "tuned vs configured",
-                "The tuned configuration changes: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+        _sweep_figure(rec, {"configured": main, "tuned": tuned}, "tuned_vs_default", "tuned vs configured",
+                      "The tuned configuration changes: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
         rec.table("Tuned configuration", [
-            {"run": "configured", **{k: getattr(base, k) for k in changes},
+            {"run": "configured", **{k: get_dotted(cfg, k) for k in changes},
              "best val acc (%)": round(100 * main["best_val_accuracy"], 2),
              "test acc (%)": round(100 * main["test_accuracy"], 2)},
             {"run": "tuned", **changes, "best val acc (%)": round(100 * tuned["best_val_accuracy"], 2),
@@ -183,24 +207,18 @@ def run(cfg: Config, rec) -> dict:
     return summary
 
 
-def _seeds_study(cfg: Config, base: Hyper, split, rec, summary: dict) -> None:
-    """The same configuration from ``n_seeds`` initialisations (and, for softmax, without the ReLU)."""
+def _sweep_figure(rec, runs: dict[str, dict], name: str, title: str, caption: str) -> None:
     from dllab import plotting
 
-    if base.model == "softmax":
-        variants = {f"softmax, relu={r}": base.model_copy(update={"softmax_relu": r})
-                    for r in (base.softmax_relu, not base.softmax_relu)}
-    else:
-        variants = {base.model: base}
-    out: dict[str, dict] = {}
-    for label, h in variants.items():
-        out[label] = {}
-        for i in range(cfg.n_seeds):
-            seed = cfg.seed + i
-            tag = f"seeds_{label.replace(', ', '_').replace('=', '')}_{seed}"
-            r = rec.stage(tag, lambda h=h, seed=seed, tag=tag: train_one(h, split, seed, rec, tag))
-            out[label][str(seed)] = {k: r[k] for k in ("best_val_accuracy", "test_accuracy", "dead_classes")}
-    summary["seeds"] = out
+    fig, _ = plotting.learning_curves({k: r["history"] for k, r in runs.items()},
+                                      {"train": "train", "validation": "val"},
+                                      loss_label="train: J = CE + L2 term; validation: CE", log_loss=True, title=title)
+    rec.figure(fig, name, caption)
+
+
+def _seeds_report(cfg: Config, rec, out: dict) -> None:
+    from dllab import plotting
+
     fig, ax = plotting.subplots(width=6.5)
     for j, (label, runs) in enumerate(out.items()):
         accs = [100 * r["best_val_accuracy"] for r in runs.values()]
@@ -209,7 +227,7 @@ def _seeds_study(cfg: Config, base: Hyper, split, rec, summary: dict) -> None:
     ax.set_xticks(range(len(out)), list(out))
     ax.set(title=f"Best validation accuracy over {cfg.n_seeds} initialisations", xlabel="variant",
            ylabel="accuracy (%)")
-    rec.figure(fig, "seeds", "One dot per initialisation seed (the seed also sets the batch order); bar: mean.")
+    rec.figure(fig, "seeds", "One dot per initialisation (its seed also sets the batch order); bar: mean.")
     rows = []
     for label, runs in out.items():
         accs = [r["best_val_accuracy"] for r in runs.values()]

@@ -1,8 +1,8 @@
-"""SGD with optional momentum, L2 regularisation on weights only, and learning-rate schedules."""
+"""SGD with optional (Nesterov) momentum and L2 regularisation on weights only.
+
+The learning-rate schedule is :func:`dllab.training.lr_factor`, shared with the PyTorch loop."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -13,20 +13,24 @@ CHUNK = 1 << 15
 
 
 class SGD:
-    """theta <- theta - lr * v,  v <- momentum * v + (grad + weight_decay * theta)  (weights only).
+    """v <- momentum * v + g,  theta <- theta - lr * v  with g = grad + weight_decay * theta (weights only);
+    Nesterov: theta <- theta - lr * (g + momentum * v), as torch.optim.SGD does.
 
     The L2 term is J = CE + weight_decay / 2 * sum(w^2) over weights, never biases, so its gradient is
     weight_decay * w. Updates are in place.
     """
 
-    def __init__(self, model, lr: float, momentum: float = 0.0, weight_decay: float = 0.0):
+    def __init__(self, model, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False):
         if lr <= 0:
             raise ValueError(f"lr must be positive, got {lr}")
         if not 0 <= momentum < 1:
             raise ValueError(f"momentum must be in [0, 1), got {momentum}")
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        if nesterov and not momentum:
+            raise ValueError("Nesterov momentum needs momentum > 0")
         self.model, self.lr, self.momentum, self.weight_decay = model, lr, momentum, weight_decay
+        self.nesterov = nesterov
         named = model.named_parameters()
         self.velocity = {k: np.zeros_like(p) for k, (p, _, _) in named.items()} if momentum else {}
         size = max((p.size for p, _, _ in named.values()), default=1)
@@ -52,17 +56,11 @@ class SGD:
                     vc = vf[s:s + CHUNK]
                     vc *= mu
                     vc += gc                       # v <- mu * v + g
-                    gc = vc
+                    if self.nesterov:
+                        np.multiply(vc, mu, out=buf)
+                        gc += buf                  # g <- g + mu * v
+                    else:
+                        gc = vc
                 np.multiply(gc, lr, out=buf)
                 pc -= buf                          # w <- w - lr * v
 
-
-def schedule(kind: str, base_lr: float, epoch: int, epochs: int, step_size: int = 10, gamma: float = 0.1) -> float:
-    """Learning rate of 0-based ``epoch``: constant, step (x gamma every step_size epochs) or cosine."""
-    if kind == "constant":
-        return base_lr
-    if kind == "step":
-        return base_lr * gamma ** (epoch // step_size)
-    if kind == "cosine":
-        return base_lr * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1)))
-    raise ValueError(f"unknown schedule {kind!r}; choose constant, step or cosine")

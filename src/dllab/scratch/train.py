@@ -11,7 +11,9 @@ import numpy as np
 
 from dllab.errors import DivergenceError
 from dllab.scratch.data import batches
-from dllab.scratch.optim import SGD, schedule
+from dllab.scratch.optim import SGD
+from dllab.seeding import rng as seeded_rng
+from dllab.training import TrainConfig, lr_factor
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 2048) -> tuple[float, float]:
@@ -32,37 +34,39 @@ class ScratchResult:
     best_params: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], *, epochs: int,
-        batch_size: int, lr: float, momentum: float = 0.0, weight_decay: float = 0.0, lr_schedule: str = "constant",
+def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], cfg: TrainConfig, *,
         seed: int = 0, transform: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = None,
         recorder=None, name: str = "train") -> ScratchResult:
-    """Train with SGD; evaluate train (running average) and validation each epoch; keep the best weights.
+    """Train with SGD as ``cfg`` says; evaluate train (running average) and validation each epoch; keep the best
+    weights.
 
+    The learning rate follows :func:`dllab.training.lr_factor` at every step, as in the PyTorch loop.
     ``transform(x_batch, rng)`` (e.g. augmentation + flattening) is applied to each training batch; validation
     data must already be in model-input form. The reported training loss includes the L2 penalty, as CS7643's
-    J = CE + lambda/2 * sum(w^2). Epoch e's shuffling uses a generator seeded from (seed, e).
+    J = CE + lambda/2 * sum(w^2). Epoch e's shuffling and augmentation use the stream ``("batches", e)`` of
+    ``seed``.
     """
-    opt = SGD(model, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    opt = SGD(model, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     res = ScratchResult()
     x_train, y_train = train
-    steps = -(-len(x_train) // batch_size)
+    steps = -(-len(x_train) // cfg.batch_size)
     if recorder is not None and recorder.resumed:  # no checkpoints here: an unfinished run starts over
         recorder.drop_metrics(lambda r: r.get("run") != name)
     t0 = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        opt.lr = schedule(lr_schedule, lr, epoch - 1, epochs)
-        rng = np.random.default_rng([seed, epoch])
+    for epoch in range(1, cfg.epochs + 1):
+        rng = seeded_rng(seed, "batches", epoch)
         sum_loss = sum_acc = 0.0
-        bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{epochs}", steps) if recorder \
+        bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps) if recorder \
             else contextlib.nullcontext()
         with bar_cm as bar:
-            for i, (xb, yb) in enumerate(batches(x_train, y_train, batch_size, rng=rng)):
+            for i, (xb, yb) in enumerate(batches(x_train, y_train, cfg.batch_size, rng=rng)):
+                opt.lr = cfg.lr * lr_factor(cfg, (epoch - 1) * steps + i, steps)
                 if transform is not None:
                     xb = transform(xb, rng)
                 loss, acc = model.forward(xb, yb)
                 if not np.isfinite(loss):
                     raise DivergenceError(f"{name}: the loss became {loss} at epoch {epoch}, step {i + 1}; "
-                                          "lower the learning rate (--set lr=...) and run again")
+                                          "lower the learning rate (--set train.lr=...) and run again")
                 model.backward()
                 opt.step()
                 sum_loss += loss * len(yb)

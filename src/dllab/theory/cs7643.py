@@ -1,4 +1,4 @@
-"""CS7643 assignment 1 (004_cad18ace4967f8c5.txt): the softmax Jacobian and threshold neurons."""
+"""Georgia Tech CS7643 A1, the theory questions: the softmax Jacobian and threshold neurons."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
-from dllab import plotting
-from dllab.theory import Result, check
+from dllab import courses, plotting
+from dllab.theory.base import Result, check
 
-HW = "CS7643 A1"
+HW = courses.CS7643
 
 
 def softmax_jacobian(z: np.ndarray) -> np.ndarray:

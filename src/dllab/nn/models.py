@@ -55,14 +55,36 @@ def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10) -> nn.Sequ
     )
 
 
+def model_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Forward FLOPs of ``model`` for one input of ``input_shape`` (e.g. (3, 32, 32)): 2 x the multiply-adds of
+    its convolutions and linear layers, measured by running it once (batch norm, activations and pooling are
+    negligible and not counted). The architecture is read from the model itself, never restated."""
+    flops = 0
+
+    def count(module, inputs, output):
+        nonlocal flops
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
+            flops += 2 * output[0].numel() * k
+        elif isinstance(module, nn.Linear):
+            flops += 2 * module.in_features * module.out_features
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+    return flops
+
+
 def myrtle_flops(c: int, size: int = 32, classes: int = 10) -> int:
-    """Forward FLOPs of :func:`make_cnn` (width c) for one image: 2 x the multiply-adds of the convs and the final
-    linear layer (batch norm, ReLU and pooling are negligible and not counted)."""
-    flops, h = 0, size
-    for cin, cout, pool in ((3, c, False), (c, 2 * c, True), (2 * c, 4 * c, True), (4 * c, 8 * c, True)):
-        flops += 2 * cin * cout * 9 * h * h
-        h = h // 2 if pool else h
-    return flops + 2 * 8 * c * classes
+    """Forward FLOPs of Myrtle-5 (:func:`make_cnn`, width c) for one image."""
+    return model_flops(make_cnn(c, classes=classes), (3, size, size))
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,5 +1,5 @@
-"""Homework 002 (Q2-Q4): least squares as projection, convex hulls vs separability, logistic ridge, separable
-data, convolution arithmetic, backprop through a DAG."""
+"""Tsinghua Deep Learning 2024, Q2-Q4: least squares as projection, convex hulls vs separability, logistic
+ridge, separable data, convolution arithmetic, backprop through a DAG."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import numpy as np
 import torch
 from scipy.optimize import linprog
 
-from dllab import plotting
-from dllab.theory import Result, check, close
+from dllab import courses, plotting
+from dllab.theory.base import Result, check, close
 
-HW = "Homework 002"
+HW = courses.TSINGHUA
 
 
 @check("least_squares_projection", HW, "Q2.1",

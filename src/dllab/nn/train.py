@@ -4,8 +4,10 @@
 epoch, logs one metrics record per epoch, checkpoints each epoch (atomically) and resumes from the last
 checkpoint, and stops with a clear message if the loss becomes non-finite.
 
-Randomness of epoch ``e`` (shuffling, augmentation) comes from a generator seeded with ``(seed, e)``, and the
-global torch RNG state is checkpointed, so a resumed run matches an uninterrupted one exactly.
+Randomness of epoch ``e`` comes from named streams of ``seed`` (:mod:`dllab.seeding`): shuffling and augmentation
+from ``("batches", e)``, layers that draw from torch's global generator (dropout) from ``("layers", e)``. So a
+resumed run matches an uninterrupted one exactly, and runs of one experiment that differ in one knob see the same
+batches (a like-for-like comparison).
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from dllab.errors import ConfigError, DivergenceError
-from dllab.records import Recorder, atomic_write
-from dllab.torch.config import TrainConfig
-from dllab.torch.data import batch_indices, flip, random_crop
+from dllab.fileio import atomic_write
+from dllab.nn.config import TorchTrainConfig
+from dllab.nn.data import batch_indices, flip, random_crop
+from dllab.recorder import Recorder
+from dllab.seeding import torch_generator, torch_stream
+from dllab.training import lr_factor
 
 Prep = Callable[[torch.Tensor], torch.Tensor]  # uint8 batch -> float model input
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, labels) -> scalar
@@ -39,30 +44,18 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, cfg: TorchTrainConfig) -> torch.optim.Optimizer:
+    """The optimiser of ``cfg``; weight decay applies to weights only (tensors of 2 or more dimensions), never to
+    biases or batch-norm parameters, as :class:`~dllab.training.TrainConfig` defines it."""
     params = [p for p in model.parameters() if p.requires_grad]
+    groups = [{"params": [p for p in params if p.dim() > 1], "weight_decay": cfg.weight_decay},
+              {"params": [p for p in params if p.dim() <= 1], "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-
-
-def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base learning rate at optimiser step ``step`` (0-based)."""
-    total = cfg.epochs * steps_per_epoch
-    warm = cfg.warmup_epochs * steps_per_epoch
-    if step < warm:
-        return (step + 1) / warm
-    if cfg.schedule == "constant":
-        return 1.0
-    if cfg.schedule == "step":
-        return cfg.step_gamma ** (step // (cfg.step_epochs * steps_per_epoch))
-    progress = (step - warm) / max(total - warm, 1)
-    if cfg.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * progress))
-    return max(1.0 - progress, 0.0)
+        return torch.optim.Adam(groups, lr=cfg.lr)
+    return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
 @torch.no_grad()
@@ -88,13 +81,13 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prep: Pre
             "per_class_acc": per_class.tolist(), "confusion": confusion.tolist(), "pred": pred}
 
 
-def _augment(x: torch.Tensor, cfg: TrainConfig, gen: torch.Generator) -> torch.Tensor:
+def _augment(x: torch.Tensor, cfg: TorchTrainConfig, gen: torch.Generator) -> torch.Tensor:
     x = flip(x, cfg.flip_h, -1, gen)
     x = flip(x, cfg.flip_v, -2, gen)
     return random_crop(x, cfg.crop_pad, gen)
 
 
-def _call(forward, xb: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
+def _call(forward, xb: torch.Tensor, cfg: TorchTrainConfig) -> torch.Tensor:
     if not cfg.compile:  # torch._dynamo is imported only once torch.compile has been used
         return forward(xb)
     try:
@@ -108,12 +101,12 @@ def _call(forward, xb: torch.Tensor, cfg: TrainConfig) -> torch.Tensor:
 def _save_checkpoint(path, model, opt, epoch: int, history: list[dict], done: bool) -> None:
     buf = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
-                "done": done, "torch_rng": torch.get_rng_state()}, buf)
+                "done": done}, buf)
     atomic_write(path, buf.getvalue())
 
 
 def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
-        evals: dict[str, tuple[torch.Tensor, torch.Tensor]], cfg: TrainConfig, *, prep: Prep, num_classes: int,
+        evals: dict[str, tuple[torch.Tensor, torch.Tensor]], cfg: TorchTrainConfig, *, prep: Prep, num_classes: int,
         seed: int, recorder: Recorder | None = None, name: str = "train", loss_fn: LossFn | None = None,
         log_extra: dict | None = None, epoch_hook: Callable[[torch.nn.Module, int], dict | None] | None = None
         ) -> FitResult:
@@ -142,7 +135,6 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         state = torch.load(ckpt, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
-        torch.set_rng_state(state["torch_rng"])
         start_epoch, result.history = state["epoch"], state["history"]
         if state["done"]:
             result.stopped_early = start_epoch < cfg.epochs
@@ -154,13 +146,13 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     sync_every = 1 if device.type == "cpu" else 10
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         model.train()
-        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        gen = torch_generator(seed, "batches", epoch)
         sum_loss = torch.zeros((), device=device)
         correct = torch.zeros((), device=device, dtype=torch.long)
         seen = 0
         bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps_per_epoch) \
             if recorder is not None else contextlib.nullcontext()
-        with bar_cm as bar:
+        with bar_cm as bar, torch_stream(seed, "layers", epoch):
             for i, idx in enumerate(batch_indices(n, cfg.batch_size, shuffle=True, generator=gen)):
                 step = (epoch - 1) * steps_per_epoch + i
                 for group in opt.param_groups:

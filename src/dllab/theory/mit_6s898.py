@@ -1,14 +1,14 @@
-"""6.S898 homework 1 (003_1cc81d9b549fbe26.txt): ReLU networks on the line, logic gates, a backprop identity."""
+"""MIT 6.S898 HW1, questions 1-8: ReLU networks on the line, logic gates, a backprop identity."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from dllab import plotting
-from dllab.theory import Result, check, close
+from dllab import courses, plotting
+from dllab.theory.base import Result, check, close
 
-HW = "6.S898 HW1"
+HW = courses.MIT_6S898
 relu = lambda z: np.maximum(z, 0.0)  # noqa: E731
 
 

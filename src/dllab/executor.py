@@ -1,0 +1,134 @@
+"""Executors run named stages (independent pieces of work) and return their results as data.
+
+An experiment never talks to an executor directly: it hands ``Recorder.map_stages`` a mapping of stage names to
+``(fn, kwargs)``; the recorder skips stages finished in an earlier attempt (``--resume``), wraps the rest as
+:class:`Stage` objects and passes them to its executor, and stores each result as it comes back. So a
+distributed executor plugs in by implementing :meth:`Executor.map` alone.
+
+Cores. Every executor works under a core budget (``DLLAB_THREADS`` or all cores in the main process). The local
+executor runs up to ``workers`` stages at once in spawned processes; each worker's torch threads are its share of
+the budget among the workers still busy, re-computed whenever a stage reports progress, so the last stage of a
+sweep runs on the whole budget. Executors nest: inside a worker, :func:`current_budget` is that worker's share,
+and a stage that maps stages of its own (a suite's run, say) gets a local executor under it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from dllab.environment import cpu_cores
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One piece of work: ``fn(**kwargs)`` with ``fn`` importable by name (a module-level function)."""
+
+    name: str
+    fn: Callable[..., Any]
+    kwargs: dict = field(default_factory=dict)
+
+
+OnResult = Callable[[str, Any], None]
+
+
+class Executor(ABC):
+    """Runs stages; :meth:`map` returns name -> result and calls ``on_result(name, result)`` as each one ends."""
+
+    @abstractmethod
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None,
+            on_result: OnResult | None = None) -> dict[str, Any]: ...
+
+
+# In a worker process of a LocalExecutor: (shared count of unfinished stages, workers, cores of the pool).
+_POOL: tuple[Any, int, int] | None = None
+
+
+def in_parent_process() -> bool:
+    """False inside a worker process of a :class:`LocalExecutor` pool."""
+    return _POOL is None
+
+
+def worker_threads(workers: int, unfinished: int, cores: int | None = None) -> int:
+    """Threads for one of ``workers`` stage workers while ``unfinished`` stages remain: the cores are shared among
+    the workers still busy, so the last stage of a sweep gets the whole budget."""
+    busy = max(1, min(workers, unfinished))
+    return max(1, (cores or cpu_cores()) // busy)
+
+
+def current_budget() -> int:
+    """Cores this process may use now: its share inside a worker, else ``DLLAB_THREADS`` or all cores."""
+    if _POOL is None:
+        return cpu_cores()
+    unfinished, workers, cores = _POOL
+    return worker_threads(workers, unfinished.value, cores)
+
+
+def rebalance_threads() -> None:
+    """Set torch's thread count to this process's current budget (a no-op outside executor workers)."""
+    if _POOL is None:
+        return
+    import torch
+
+    n = current_budget()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def _init_worker(unfinished, workers: int, cores: int) -> None:
+    global _POOL
+    _POOL = (unfinished, workers, cores)
+
+
+def _run_in_worker(stage: Stage):
+    rebalance_threads()
+    try:
+        return stage.fn(**stage.kwargs)
+    finally:
+        unfinished = _POOL[0]
+        with unfinished.get_lock():
+            unfinished.value -= 1
+
+
+class LocalExecutor(Executor):
+    """Stages in this process (one worker) or in a pool of spawned processes on this machine."""
+
+    def __init__(self, cores: int | None = None):
+        self.cores = cores
+
+    def budget(self) -> int:
+        return self.cores or current_budget()
+
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None,
+            on_result: OnResult | None = None) -> dict[str, Any]:
+        cores = self.budget()
+        workers = min(workers or cores, len(stages))
+        results: dict[str, Any] = {}
+        if workers <= 1:
+            for s in stages:
+                results[s.name] = s.fn(**s.kwargs)
+                if on_result:
+                    on_result(s.name, results[s.name])
+            return results
+        ctx = mp.get_context("spawn")
+        unfinished = ctx.Value("i", len(stages))
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(unfinished, workers, cores)) as pool:
+            pending = {pool.submit(_run_in_worker, s): s.name for s in stages}
+            try:
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = pending.pop(future)
+                        results[name] = future.result()
+                        if on_result:
+                            on_result(name, results[name])
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+        return {s.name: results[s.name] for s in stages}

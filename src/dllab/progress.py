@@ -1,0 +1,67 @@
+"""Progress bars for long loops (rich), shown on a terminal and silent elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+
+class Progress:
+    """A thin wrapper over rich's progress bar with named live fields (loss, accuracy, ...)."""
+
+    def __init__(self, description: str, total: int | None, enabled: bool = True):
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import Progress as RichProgress
+
+        self._rich = RichProgress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                  TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
+                                  transient=False)
+        self._rich.start()
+        self._task = self._rich.add_task(description, total=total, info="")
+
+    @staticmethod
+    def _info(fields: dict) -> dict:
+        if not fields:
+            return {}
+        return {"info": "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())}
+
+    def advance(self, n: int = 1, **fields: float) -> None:
+        """Move the bar on by ``n`` steps, showing ``fields`` if given."""
+        if self.enabled:
+            self._rich.update(self._task, advance=n, **self._info(fields))
+
+    def update(self, completed: int, **fields: float) -> None:
+        """Set the bar to ``completed`` steps and show ``fields`` (e.g. loss=0.3)."""
+        if self.enabled:
+            self._rich.update(self._task, completed=completed, **self._info(fields))
+
+    def close(self) -> None:
+        if self.enabled:
+            self._rich.stop()
+
+
+def default_enabled() -> bool:
+    """Bars are drawn when stderr is a terminal."""
+    return sys.stderr.isatty()
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None, enabled: bool | None = None) -> Iterator[Progress]:
+    bar = Progress(description, total, enabled=default_enabled() if enabled is None else enabled)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def track(iterable: Iterable, description: str, total: int | None = None, enabled: bool | None = None) -> Iterator:
+    """Iterate over ``iterable`` with a progress bar."""
+    total = total if total is not None else (len(iterable) if hasattr(iterable, "__len__") else None)
+    with progress_bar(description, total, enabled) as bar:
+        for item in iterable:
+            yield item
+            bar.advance()

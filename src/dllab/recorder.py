@@ -1,0 +1,239 @@
+"""The Recorder: what an experiment writes into its run directory while it runs.
+
+Experiments receive one in ``run(config, recorder)``: :meth:`Recorder.log` appends metrics, :meth:`figure`,
+:meth:`text` and :meth:`table` add report sections, :meth:`progress_bar` draws long loops, :meth:`stage` and
+:meth:`map_stages` run resumable sub-runs (the latter through an :class:`~dllab.executor.Executor`). The runner
+creates it, calls :meth:`finish` with the summary and then builds the report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dllab import progress as _progress
+from dllab.environment import capture_environment
+from dllab.errors import DllabError
+from dllab.executor import Executor, LocalExecutor, Stage, rebalance_threads
+from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
+from dllab.rundir import read_metrics
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """What a stage running in another process needs to write into this run directory (picklable)."""
+
+    run_dir: str
+    experiment: str
+    config: Any
+    resumed: bool
+    progress: bool = False  # draw progress bars when the stage runs in the parent process
+
+
+class Recorder:
+    """Writes one run's record (see :mod:`dllab.rundir` for the files)."""
+
+    def __init__(self, run_dir: str | Path, experiment: str, config: Any, *, resume: bool = False,
+                 wandb: bool = False, progress: bool | None = None, executor: Executor | None = None,
+                 attach: bool = False):
+        from dllab.config import to_yaml
+
+        self.dir = Path(run_dir)
+        self.experiment = experiment
+        self.config = config
+        self.resumed = resume
+        self.executor = executor or LocalExecutor()
+        self.figures_dir = self.dir / "figures"
+        self.checkpoints_dir = self.dir / "checkpoints"
+        self._t0 = time.perf_counter()
+        self._show_progress = _progress.default_enabled() if progress is None else progress
+        self._wandb = None
+        self._sections: list[dict] = []
+        self._prior_wall = 0.0
+        self.env: dict[str, Any] = {}
+        if attach:  # a stage in a worker process: its parent owns config.yaml, env.json and the report
+            return
+        config_yaml = to_yaml(config)
+        if resume:
+            stored = self.dir / "config.yaml"
+            if not stored.is_file():
+                raise DllabError(f"cannot resume: {self.dir} has no config.yaml (is it a run directory?)")
+            if stored.read_text() != config_yaml:
+                raise DllabError(f"cannot resume {self.dir}: its config.yaml differs from the requested config; "
+                                 "resume with the same preset/--set options, or start a new run")
+            if (self.dir / "sections.json").is_file():
+                self._sections = read_json(self.dir / "sections.json")
+            env = read_json(self.dir / "env.json") if (self.dir / "env.json").is_file() else {}
+            self._prior_wall = float(env.get("wall_time_s") or 0.0)
+        else:
+            if self.dir.exists() and any(p.name != ".lock" for p in self.dir.iterdir()):
+                raise DllabError(f"run directory {self.dir} already exists and is not empty; "
+                                 "choose another --out or add --resume to continue that run")
+            self.dir.mkdir(parents=True, exist_ok=True)
+            atomic_write(self.dir / "config.yaml", config_yaml)
+            atomic_write(self.dir / "metrics.jsonl", "")
+        self.figures_dir.mkdir(exist_ok=True)
+        self.env = capture_environment(getattr(config, "seed", 0))
+        self.env.update(experiment=experiment, status="running", started=_dt.datetime.now().isoformat())
+        write_json(self.dir / "env.json", self.env)
+        if wandb:
+            from dllab.tracking import WandbMirror
+
+            self._wandb = WandbMirror(self.dir, experiment, config)
+
+    # -- metrics ---------------------------------------------------------------------------------
+    def log(self, **metrics: Any) -> None:
+        """Append one JSON object (e.g. ``phase="train", epoch=3, loss=0.4``) to metrics.jsonl."""
+        line = json.dumps(to_jsonable(metrics), sort_keys=False)
+        with self._metrics_lock(), open(self.dir / "metrics.jsonl", "a") as f:
+            f.write(line + "\n")
+        if self._wandb is not None:
+            self._wandb.log(metrics)
+        rebalance_threads()  # in an executor worker: take over the cores of stages that have finished
+
+    def metrics(self) -> list[dict]:
+        return read_metrics(self.dir)
+
+    def drop_metrics(self, keep: Callable[[dict], bool]) -> None:
+        """Rewrite metrics.jsonl keeping only records for which ``keep(record)`` is true (used on resume)."""
+        with self._metrics_lock():
+            kept = [json.dumps(r) for r in self.metrics() if keep(r)]
+            atomic_write(self.dir / "metrics.jsonl", "".join(line + "\n" for line in kept))
+
+    @contextmanager
+    def _metrics_lock(self):
+        """Serialise metrics.jsonl writes between the worker processes of one run."""
+        with open(self.dir / ".metrics.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- report sections -------------------------------------------------------------------------
+    def _add_section(self, section: dict) -> None:
+        # On resume, a section with the same key replaces the earlier one instead of repeating it.
+        key = (section["kind"], section.get("name") or section.get("title"))
+        self._sections = [s for s in self._sections if (s["kind"], s.get("name") or s.get("title")) != key]
+        self._sections.append(to_jsonable(section))
+        write_json(self.dir / "sections.json", self._sections)
+
+    def figure(self, fig, name: str, caption: str = "") -> Path:
+        """Save a matplotlib figure as figures/<name>.png (atomically), close it, add it to the report."""
+        import matplotlib.pyplot as plt
+
+        path = self.figures_dir / f"{name}.png"
+        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
+        os.close(fd)
+        try:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+            plt.close(fig)
+        self._add_section({"kind": "figure", "name": name, "file": f"figures/{name}.png", "caption": caption})
+        return path
+
+    def text(self, title: str, body: str) -> None:
+        """A paragraph of the report (plain text; blank lines separate paragraphs)."""
+        self._add_section({"kind": "text", "title": title, "body": body})
+
+    def table(self, title: str, rows: list[dict], caption: str = "") -> None:
+        """A table of the report: a list of dicts sharing the same keys."""
+        self._add_section({"kind": "table", "title": title, "rows": rows, "caption": caption})
+
+    # -- long loops ------------------------------------------------------------------------------
+    def progress_bar(self, description: str, total: int | None):
+        """A progress bar (shown on a terminal) whose fields can be updated: ``bar.update(i, loss=...)``."""
+        return _progress.progress_bar(description, total, self._show_progress)
+
+    def progress(self, iterable: Iterable, description: str, total: int | None = None) -> Iterator:
+        return _progress.track(iterable, description, total, self._show_progress)
+
+    # -- stages ----------------------------------------------------------------------------------
+    def _stage_path(self, name: str) -> Path:
+        return self.dir / "stages" / f"{name}.json"
+
+    def _stage_done(self, name: str) -> bool:
+        """True when resuming and stage ``name`` finished in an earlier attempt."""
+        return self.resumed and self._stage_path(name).is_file()
+
+    def _store_stage(self, name: str, result: Any) -> None:
+        write_json(self._stage_path(name), result)
+
+    def stage(self, name: str, compute: Callable[[], Any]):
+        """Run ``compute()`` once per run: its (JSON-able) result is stored in stages/<name>.json, and on
+        ``--resume`` a finished stage is read back instead of recomputed. Metrics records tagged
+        ``run=name`` from an unfinished attempt are dropped by the training loops when they restart.
+        """
+        if self._stage_done(name):
+            return read_json(self._stage_path(name))
+        result = to_jsonable(compute())
+        self._store_stage(name, result)
+        return result
+
+    def map_stages(self, tasks: dict[str, tuple[Callable, dict]], workers: int | None = None) -> dict[str, Any]:
+        """Run independent stages through this run's executor (in parallel where it has the cores).
+
+        ``tasks`` maps a stage name to ``(fn, kwargs)``; ``fn(recorder, **kwargs)`` must be a module-level
+        function returning a JSON-able result; the recorder it gets writes metrics and checkpoints into this
+        run directory. ``workers`` caps the parallel stages (None: one per core of the budget). Results come back
+        as data and are stored here as each stage ends; on ``--resume`` finished stages are read back.
+        Returns name -> result, in ``tasks`` order.
+        """
+        done = {n: read_json(self._stage_path(n)) for n in tasks if self._stage_done(n)}
+        spec = WorkerSpec(str(self.dir), self.experiment, self.config, self.resumed, self._show_progress)
+        stages = [Stage(n, run_stage, {"spec": spec, "fn": fn, "kwargs": kwargs})
+                  for n, (fn, kwargs) in tasks.items() if n not in done]
+        if stages:
+            with self.progress_bar(f"{len(stages)} stages", len(stages)) as bar:
+                def store(name, result):
+                    self._store_stage(name, result)
+                    done[name] = result
+                    bar.advance()
+
+                self.executor.map(stages, workers=workers, on_result=store)
+        return {n: done[n] for n in tasks}
+
+    def checkpoint_path(self, name: str = "last") -> Path:
+        self.checkpoints_dir.mkdir(exist_ok=True)
+        return self.checkpoints_dir / f"{name}.pt"
+
+    # -- end -------------------------------------------------------------------------------------
+    def wall_time(self) -> float:
+        return self._prior_wall + time.perf_counter() - self._t0
+
+    def finish(self, summary: dict) -> None:
+        """Write summary.json and the final env.json (status, wall time)."""
+        write_json(self.dir / "summary.json", summary)
+        self.env.update(status="finished", finished=_dt.datetime.now().isoformat(),
+                        wall_time_s=round(self.wall_time(), 3))
+        write_json(self.dir / "env.json", self.env)
+        if self._wandb is not None:
+            self._wandb.finish(summary)
+
+    def fail(self, reason: str) -> None:
+        """Mark the run as failed in env.json (the checkpoints stay for --resume)."""
+        self.env.update(status="failed", error=reason, wall_time_s=round(self.wall_time(), 3))
+        write_json(self.dir / "env.json", self.env)
+
+
+def run_stage(spec: WorkerSpec, fn: Callable, kwargs: dict):
+    """A stage of :meth:`Recorder.map_stages`, wherever the executor runs it: ``fn`` gets a recorder attached to
+    the run directory, and its result is returned as JSON-able data. Stages draw every random number from
+    streams named by :mod:`dllab.seeding`, so where they run (and in which order) does not change them."""
+    from dllab import executor
+
+    in_parent = executor.in_parent_process()
+    rec = Recorder(spec.run_dir, spec.experiment, spec.config, resume=spec.resumed,
+                   progress=spec.progress and in_parent, attach=True)
+    return to_jsonable(fn(rec, **kwargs))
