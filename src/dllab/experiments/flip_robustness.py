@@ -42,11 +42,11 @@ def _both(net, x, y, prep):
 
 
 def run(cfg: Config, rec) -> dict:
+    """The normally trained CNN (or a loaded one) on upright and flipped test images, then a flip-trained CNN."""
     import io
 
     import torch
 
-    from dllab import plotting
     from dllab.experiments import _cifar
     from dllab.fileio import atomic_write
     from dllab.nn.models import load_weights
@@ -73,7 +73,6 @@ def run(cfg: Config, rec) -> dict:
         fit(net, fit_set, {"val": val}, cfg.train, prep=_cifar.prep, num_classes=10, seed=cfg.seed, recorder=rec,
             name="plain")
     plain, flipped = _both(net, *test, _cifar.prep)
-    drop = {c: 100 * (a - b) for c, a, b in zip(ds.classes, plain["per_class_acc"], flipped["per_class_acc"])}
 
     # Robust model: vertical flips with probability p during training; keep the epoch whose larger validation
     # error (original or flipped) is smallest.
@@ -97,14 +96,25 @@ def run(cfg: Config, rec) -> dict:
                                                      h["epoch"]))["epoch"]}
     load_weights(robust, best_path)
     r_plain, r_flipped = _both(robust, *test, _cifar.prep)
+    return _report(cfg, rec, ds.classes, (plain, flipped), (r_plain, r_flipped), best["epoch"])
 
-    fig, ax = plotting.subplots(width=8)
+
+# -- the report ---------------------------------------------------------------------------------------------
+
+def _report(cfg: Config, rec, classes, normal, robust, robust_epoch: int) -> dict:
     import numpy as np
 
+    from dllab import plotting
+
+    plain, flipped = normal
+    r_plain, r_flipped = robust
+    best = {"epoch": robust_epoch}
+    drop = {c: 100 * (a - b) for c, a, b in zip(classes, plain["per_class_acc"], flipped["per_class_acc"])}
+    fig, ax = plotting.subplots(width=8)
     xs = np.arange(10)
     ax.bar(xs - 0.2, [100 * a for a in plain["per_class_acc"]], 0.4, label="original test images")
     ax.bar(xs + 0.2, [100 * a for a in flipped["per_class_acc"]], 0.4, label="flipped upside down")
-    ax.set_xticks(xs, ds.classes, rotation=30)
+    ax.set_xticks(xs, classes, rotation=30)
     ax.set(title="Per-class test accuracy of the normally trained CNN", ylabel="accuracy (%)")
     ax.legend()
     rec.figure(fig, "per_class_flip", "Which classes survive being turned upside down?")
@@ -119,9 +129,9 @@ def run(cfg: Config, rec) -> dict:
     rec.table("Accuracy drop per class under a vertical flip",
               [{"class": c, "original (%)": round(100 * a, 2), "flipped (%)": round(100 * b, 2),
                 "drop (points)": round(drop[c], 2)}
-               for c, a, b in zip(ds.classes, plain["per_class_acc"], flipped["per_class_acc"])])
+               for c, a, b in zip(classes, plain["per_class_acc"], flipped["per_class_acc"])])
     # compare classes by the share of their accuracy that survives the flip, among classes the model knows
-    pairs = list(zip(ds.classes, plain["per_class_acc"], flipped["per_class_acc"]))
+    pairs = list(zip(classes, plain["per_class_acc"], flipped["per_class_acc"]))
     known = {c: (a, b) for c, a, b in pairs if a >= 0.3} or {c: (a, b) for c, a, b in pairs if a > 0} \
         or {c: (1.0, 1.0) for c, _, _ in pairs}
     kept = {c: b / a for c, (a, b) in known.items()}
