@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DLLAB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export DLLAB_DATA
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo suite test lint bench clean
 
 install: $(STAMP)
 
@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,browser,ray,slurm]"
 	touch $(STAMP)
+
+## suite: every experiment at the smoke preset, then the combined report (runs/suite-smoke/report.html and .pdf)
+suite: $(STAMP)
+	$(BIN)/dllab suite --preset smoke --out runs/suite-smoke --resume
 
 ## demo: train multinomial logistic regression on MNIST (cpu preset, ~1 min) and print the report's path
 demo: $(STAMP)

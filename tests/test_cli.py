@@ -27,7 +27,7 @@ def assert_one_line_error(res, pattern):
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["show", "--help"], ["data", "--help"],
-                                  ["report", "--help"], ["list", "--help"]])
+                                  ["report", "--help"], ["list", "--help"], ["suite", "--help"]])
 def test_help(argv, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)

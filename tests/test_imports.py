@@ -6,8 +6,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "dllab"
-# The command line and the run contract sit above the experiments; everything else is library code.
-TOP = {"dllab.cli", "dllab.__main__", "dllab.runner"}
+# The command line, the run contract and the suite sit above the experiments; everything else is library code.
+TOP = {"dllab.cli", "dllab.__main__", "dllab.runner", "dllab.suite"}
 
 
 def _module_name(path: Path) -> str:

@@ -147,6 +147,27 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_suite(args) -> int:
+    from dllab import suite
+
+    if args.data_dir:
+        os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
+    if args.dry_run:
+        planned = suite.plan(args.preset, args.only, args.skip, args.set,
+                             Path(args.out or f"runs/suite-{args.preset}"))
+        print(suite.dry_run_text(planned, args.preset, args.jobs or 1))
+        return 0
+    record = suite.run_suite(preset=args.preset, only=args.only, skip=args.skip, jobs=args.jobs, out=args.out,
+                             executor=args.executor, address=args.address, resume=args.resume, overrides=args.set,
+                             pdf=not args.no_pdf)
+    bad = [r for r in record["runs"] if r.get("status") != "finished"]
+    print(f"suite {'finished' if not bad else 'done with problems'}: {len(record['runs']) - len(bad)} of "
+          f"{len(record['runs'])} runs finished; report: {record['report']}")
+    for r in bad:
+        print(f"  {r['experiment']}: {r.get('status')}: {r.get('error')}")
+    return 1 if bad else 0
+
+
 def _config_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that resolve an experiment's config, shared by 'run' and 'show'."""
     p.add_argument("experiment", help="experiment name (see 'dllab list')")
@@ -192,6 +213,35 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example: dllab show cifar-train --preset full --set train.lr=0.05")
     _config_arguments(p)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("suite", help="run every experiment, then one combined report (HTML + PDF)",
+                       formatter_class=fmt,
+                       description="Run every experiment (or --only some) at one preset: independent runs in "
+                                   "parallel under one core budget, in dependency order; one progress line per "
+                                   "event with the time left; a failed run is reported and the rest go on. Writes "
+                                   "<out>/<experiment>/ run directories, suite.json, report.html (by course and "
+                                   "question) and report.pdf (headless Chromium). Exit code 0 only if every run "
+                                   "finished.",
+                       epilog="examples:\n  dllab suite --preset smoke\n  dllab suite --preset cpu --dry-run\n"
+                              "  dllab suite --only flooding theory --set flooding:train.epochs=5\n"
+                              "  dllab suite --preset cpu --out runs/suite-cpu --resume   # after an interruption\n"
+                              "  dllab suite --executor ray --address 10.0.0.5:6379")
+    p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu", help="the preset of every run")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments (and what they need)")
+    p.add_argument("--skip", nargs="+", metavar="NAME", default=[], help="leave these experiments out")
+    p.add_argument("--jobs", type=int, metavar="N", help="runs at once (default: one per core of the budget)")
+    p.add_argument("--out", metavar="DIR", help="suite directory (default: runs/suite-<preset>)")
+    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
+                   help="local worker processes (default), Ray tasks, or SLURM jobs through submitit")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--resume", action="store_true", help="skip finished runs (same config and code), continue "
+                                                         "interrupted ones")
+    p.add_argument("--dry-run", action="store_true", help="print each run with its estimated time and the total")
+    p.add_argument("--set", action="append", default=[], metavar="[NAME:]KEY=VALUE",
+                   help="override a config value of every run, or of run NAME only (repeatable)")
+    p.add_argument("--no-pdf", action="store_true", help="write report.html only")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
+    p.set_defaults(func=cmd_suite)
 
     p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
                        description="list: which datasets are found where. verify [NAME]: checksums and counts of "

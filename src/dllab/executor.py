@@ -33,15 +33,42 @@ class Stage:
     kwargs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StageFailure:
+    """The result of a stage that raised or whose worker died, when :meth:`Executor.map` is asked to return
+    failures instead of raising them (``errors="return"``)."""
+
+    name: str
+    error: str
+
+
 OnResult = Callable[[str, Any], None]
 
 
 class Executor(ABC):
-    """Runs stages; :meth:`map` returns name -> result and calls ``on_result(name, result)`` as each one ends."""
+    """Runs stages; :meth:`map` returns name -> result and calls ``on_result(name, result)`` as each one ends.
+
+    ``errors="raise"`` (the default, for a run's own sweeps) re-raises the first failure; ``errors="return"``
+    (for a suite of runs) gives a failed stage a :class:`StageFailure` result and lets the others finish.
+    """
 
     @abstractmethod
-    def map(self, stages: Sequence[Stage], *, workers: int | None = None,
-            on_result: OnResult | None = None) -> dict[str, Any]: ...
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None, on_result: OnResult | None = None,
+            errors: str = "raise") -> dict[str, Any]: ...
+
+    def budget(self) -> int:
+        """Cores the executor shares among its stages."""
+        return current_budget()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failed stage: a DllabError's message, else the exception's type and message."""
+    from dllab.errors import DllabError
+
+    if isinstance(exc, DllabError):
+        return str(exc)
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}"[:500]
 
 
 # In a worker process of a LocalExecutor: (shared count of unfinished stages, workers, cores of the pool).
@@ -103,16 +130,25 @@ class LocalExecutor(Executor):
     def budget(self) -> int:
         return self.cores or current_budget()
 
-    def map(self, stages: Sequence[Stage], *, workers: int | None = None,
-            on_result: OnResult | None = None) -> dict[str, Any]:
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None, on_result: OnResult | None = None,
+            errors: str = "raise") -> dict[str, Any]:
         cores = self.budget()
         workers = min(workers or cores, len(stages))
         results: dict[str, Any] = {}
+
+        def finish(name: str, compute: Callable[[], Any]) -> None:
+            try:
+                results[name] = compute()
+            except Exception as exc:
+                if errors == "raise":
+                    raise
+                results[name] = StageFailure(name, describe_failure(exc))
+            if on_result:
+                on_result(name, results[name])
+
         if workers <= 1:
             for s in stages:
-                results[s.name] = s.fn(**s.kwargs)
-                if on_result:
-                    on_result(s.name, results[s.name])
+                finish(s.name, lambda s=s: s.fn(**s.kwargs))
             return results
         ctx = mp.get_context("spawn")
         unfinished = ctx.Value("i", len(stages))
@@ -123,10 +159,7 @@ class LocalExecutor(Executor):
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        name = pending.pop(future)
-                        results[name] = future.result()
-                        if on_result:
-                            on_result(name, results[name])
+                        finish(pending.pop(future), future.result)
             except BaseException:
                 for future in pending:
                     future.cancel()

@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and a rename."""
@@ -22,6 +25,7 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; a result file is as readable as any
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

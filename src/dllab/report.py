@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import html
-import json
+import re
 from pathlib import Path
 from typing import Any
 
+from dllab.courses import COURSES, cite
 from dllab.errors import DllabError
 from dllab.fileio import atomic_write, read_json
 
@@ -23,20 +24,60 @@ figure{margin:1em 0} figure img{max-width:100%;border:1px solid #eee}
 figcaption{color:#555;font-size:.9em}
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}
 .pass{color:#1a7f37;font-weight:600} .bad{color:#cf222e;font-weight:600}
+table.inner{margin:0;font-size:.95em} table.inner th{background:#fafafa;font-weight:500}
+nav.toc ul{margin:.2em 0} nav.toc li{margin:.1em 0}
+@media print{body{max-width:none;margin:0} section.run{break-before:page} figure{break-inside:avoid}
+  table{break-inside:auto} tr{break-inside:avoid} a{color:inherit}}
 """
 
 
-def _fmt(value: Any) -> str:
+def _is_share(key: str) -> bool:
+    """Keys whose values in [0, 1] are shares, shown as percentages (accuracy, fraction, ...)."""
+    key = key.lower()
+    return any(w in key for w in ("acc", "fraction", "share", "kept")) and "(%)" not in key
+
+
+def fmt_number(value: float, key: str = "") -> str:
+    """A number as a person reads it: shares as percentages with one decimal, others to 4 significant digits."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return html.escape(str(value))
+    if isinstance(value, int):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if _is_share(key) and 0.0 <= value <= 1.0:
+        return f"{100 * value:.1f}%"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.3g}"
+
+
+def _fmt(value: Any, key: str = "", depth: int = 0) -> str:
+    """A value of a summary or table cell: numbers formatted, nested values as small tables, long lists counted."""
+    if value is None:
+        return "<span class='meta'>-</span>"
     if isinstance(value, bool):
-        return f"<b>{value}</b>"
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, (list, dict)):
-        text = json.dumps(value)
-        if len(text) <= 300:
-            return html.escape(text)
-        kind = "entries" if isinstance(value, dict) else "items"
-        return f"<i>{len(value)} {kind}: see summary.json and the results below</i>"
+        return "<b>yes</b>" if value else "no"
+    if isinstance(value, (int, float)):
+        return fmt_number(value, key)
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, list):
+        if not value:
+            return "<span class='meta'>-</span>"
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and len(value) <= 12:
+            return ", ".join(fmt_number(v, key) for v in value)
+        if len(value) <= 6 and depth < 2:
+            return "; ".join(_fmt(v, key, depth + 1) for v in value)
+        return f"<i>{len(value)} items (see summary.json)</i>"
+    if isinstance(value, dict):
+        if value and len(value) <= 12 and all(v is None or isinstance(v, (int, float, str)) for v in value.values()):
+            return ", ".join(f"{html.escape(str(k))}: {_fmt(v, f'{key}.{k}', depth + 1)}" for k, v in value.items())
+        if depth >= 2 or len(value) > 24:
+            return f"<i>{len(value)} entries (see summary.json)</i>"
+        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{_fmt(v, f'{key}.{k}', depth + 1)}</td>"
+                       "</tr>" for k, v in value.items())
+        return f"<table class='inner'>{rows}</table>"
     return html.escape(str(value))
 
 
@@ -52,20 +93,9 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {s % 3600 // 60} min"
 
 
-def _flatten(d: dict, prefix: str = "") -> list[tuple[str, Any]]:
-    rows: list[tuple[str, Any]] = []
-    for key, value in d.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict) and value and all(not isinstance(v, (dict, list)) for v in value.values()) \
-                and len(value) <= 12:
-            rows.extend(_flatten(value, name + "."))
-        else:
-            rows.append((name, value))
-    return rows
-
-
 def _kv_table(d: dict) -> str:
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{_fmt(v)}</td></tr>" for k, v in _flatten(d))
+    body = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{_fmt(v, str(k))}</td></tr>"
+                   for k, v in d.items())
     return f"<table>{body}</table>"
 
 
@@ -76,7 +106,7 @@ def _rows_table(rows: list[dict]) -> str:
     for row in rows:
         cols.extend(c for c in row if c not in cols)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{_fmt(r.get(c, ''))}</td>" for c in cols) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td class='num'>{_fmt(r.get(c, ''), str(c))}</td>" for c in cols) + "</tr>"
                    for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
@@ -104,8 +134,12 @@ def _sections_html(run_dir: Path, sections: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def render_run(run_dir: str | Path) -> str:
-    """The HTML body section of one run (title, summary, report sections, config, environment)."""
+def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | None = None,
+               heading: str | None = None) -> str:
+    """The HTML section of one run (title, summary, report sections, config, environment).
+
+    ``anchor`` gives the section an id, ``link`` adds a link to the run directory, ``heading`` replaces the title
+    (the combined report uses these)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise DllabError(f"{run_dir} is not a run directory (no config.yaml)")
@@ -116,16 +150,18 @@ def render_run(run_dir: str | Path) -> str:
     git = env.get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else "")
     started = str(env.get("started", ""))[:19].replace("T", " ")  # to the second
+    where = f" &middot; <a href='{html.escape(link)}'>run directory</a>" if link else ""
     meta = (f"run <code>{html.escape(run_dir.name)}</code> &middot; status {html.escape(str(env.get('status')))}"
             f" &middot; wall time {duration(env.get('wall_time_s'))} &middot; seed {env.get('seed')}"
-            f" &middot; commit {html.escape(commit)} &middot; started {html.escape(started)}")
-    return f"""<section>
-<h1>{html.escape(experiment)}</h1>
+            f" &middot; commit {html.escape(commit)} &middot; started {html.escape(started)}{where}")
+    ident = f" id='{html.escape(anchor)}'" if anchor else ""
+    return f"""<section class="run"{ident}>
+<h1>{html.escape(heading or experiment)}</h1>
 <p class="meta">{meta}</p>
 <h2>Summary</h2>{_kv_table(summary) if summary else "<p class='bad'>no summary: the run did not finish</p>"}
 <h2>Results</h2>{_sections_html(run_dir, sections)}
-<h2>Config</h2><pre>{html.escape((run_dir / "config.yaml").read_text())}</pre>
-<h2>Environment</h2>{_kv_table({k: v for k, v in env.items() if k not in ("argv",)})}
+<details><summary>Config</summary><pre>{html.escape((run_dir / "config.yaml").read_text())}</pre></details>
+<details><summary>Environment</summary>{_kv_table({k: v for k, v in env.items() if k not in ("argv",)})}</details>
 </section>"""
 
 
@@ -149,3 +185,69 @@ def build_combined(run_dirs: list[str | Path], out: str | Path) -> Path:
     out = Path(out)
     atomic_write(out, _page("dllab: combined report", bodies))
     return out
+
+
+def build_suite_report(out: str | Path, runs: list[dict], *, title: str, meta: str = "") -> Path:
+    """The combined report of a suite: a front page (headline numbers, wall times, what failed or was skipped), a
+    table of contents by course -> question -> experiment, then each finished run's section.
+
+    ``runs`` holds one dict per run: ``experiment``, ``status`` (finished, failed, skipped), ``error``,
+    ``wall_time_s``, ``run_dir`` (a path relative to ``out``'s folder), ``homework`` ([(course, question), ...]),
+    ``description`` and ``headline`` ({label: (value, key)}).
+    """
+    out = Path(out)
+    base = out.parent
+    rows = []
+    for r in runs:
+        status = {"finished": "<span class='pass'>finished</span>", "failed": "<span class='bad'>failed</span>"}.get(
+            r["status"], html.escape(r["status"]))
+        heads = "<br>".join(f"{html.escape(label)}: <b>{fmt_number(v, key) if isinstance(v, (int, float)) else _fmt(v)}"
+                            "</b>" for label, (v, key) in r.get("headline", {}).items())
+        name = html.escape(r["experiment"])
+        cell = f"<a href='#exp-{name}'>{name}</a>" if r["status"] == "finished" else name
+        note = f"<br><span class='bad'>{html.escape(r['error'])}</span>" if r.get("error") else ""
+        rows.append(f"<tr><td>{cell}</td><td>{html.escape(cite(r.get('homework', [])))}</td><td>{heads}</td>"
+                    f"<td class='num'>{duration(r.get('wall_time_s'))}</td><td>{status}{note}</td></tr>")
+    front = ("<table><tr><th>experiment</th><th>homework</th><th>headline numbers</th><th>wall time</th>"
+             f"<th>status</th></tr>{''.join(rows)}</table>")
+    not_done = [r for r in runs if r["status"] != "finished"]
+    missing = ("<p>Not in this report: " + "; ".join(f"{html.escape(r['experiment'])} ({html.escape(r['status'])}"
+                                                    f"{': ' + html.escape(r['error']) if r.get('error') else ''})"
+                                                    for r in not_done) + ".</p>") if not_done else ""
+    warmups = "Warm-ups (in no homework set)"
+    courses: dict[str, dict[str, list[str]]] = {c: {} for c in COURSES}
+    for r in runs:
+        for course, question in r.get("homework") or [(warmups, "")]:
+            courses.setdefault(course, {}).setdefault(question, []).append(r["experiment"])
+    toc = []
+    for course, questions in courses.items():
+        if not questions:
+            continue
+        questions = dict(sorted(questions.items(), key=lambda kv: _natural(kv[0])))
+        items = "".join(
+            f"<li>{html.escape(q) + ': ' if q else ''}" + ", ".join(
+                f"<a href='#exp-{html.escape(e)}'>{html.escape(e)}</a>" if _finished(runs, e) else
+                f"{html.escape(e)} <span class='meta'>(not run)</span>" for e in exps) + "</li>"
+            for q, exps in questions.items())
+        toc.append(f"<li><b>{html.escape(course)}</b><ul>{items}</ul></li>")
+    sections = []
+    for r in runs:
+        if r["status"] == "finished":
+            run_dir = base / r["run_dir"]
+            heading = f"{r['experiment']}: {cite(r.get('homework', []))}" if r.get("homework") else r["experiment"]
+            sections.append(render_run(run_dir, anchor=f"exp-{r['experiment']}", heading=heading,
+                                       link=f"{r['run_dir']}/report.html"))
+    body = (f"<section class='front'><h1>{html.escape(title)}</h1><p class='meta'>{meta}</p>"
+            f"<h2>Headline numbers</h2>{front}{missing}"
+            f"<h2>Contents</h2><nav class='toc'><ul>{''.join(toc)}</ul></nav></section>" + "\n".join(sections))
+    atomic_write(out, _page(title, body))
+    return out
+
+
+def _natural(text: str) -> list:
+    """Sort key that orders 'Q2' before 'Q10' and 'Problem 1' before 'Problem 3'."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", text) if t]
+
+
+def _finished(runs: list[dict], experiment: str) -> bool:
+    return any(r["experiment"] == experiment and r["status"] == "finished" for r in runs)

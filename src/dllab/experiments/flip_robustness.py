@@ -9,6 +9,9 @@ from dllab.experiments._cifar import CifarConfig
 
 DESCRIPTION = "CIFAR-10 CNN on vertically flipped test images: per-class drop, then vertical-flip augmentation"
 HOMEWORK = [(courses.THEORY_SEMINAR, "Problem 1")]
+# what the suite's front page shows (label -> dotted summary key), and stated wall times (s) on 2 cores
+HEADLINE = {"accuracy upright": "acc", "accuracy flipped": "acc_flipped", "flip-trained, flipped": "robust_acc_flipped"}
+ESTIMATE_S = {"smoke": 25, "cpu": 660, "full": 9000}
 
 
 class Config(CifarConfig):

@@ -10,6 +10,10 @@ from dllab.nn.config import TorchTrainConfig
 
 DESCRIPTION = "flooding |R-b|+b on MNIST (Ishida et al. 2020): b search with an MLP, baseline vs best b, a CNN"
 HOMEWORK = [(courses.TSINGHUA, "Q5.2-Q5.5")]
+# what the suite's front page shows (label -> dotted summary key), and stated wall times (s) on 2 cores
+HEADLINE = {"best b": "best_b", "baseline test accuracy": "baseline.test_accuracy",
+            "CNN test accuracy": "cnn.0.test_accuracy"}
+ESTIMATE_S = {"smoke": 40, "cpu": 600, "full": 36000}
 
 
 class Config(ExperimentConfig):

@@ -10,6 +10,9 @@ from dllab.nn.config import TorchTrainConfig
 
 DESCRIPTION = "random labels (Zhang et al. 2017): label noise p in {0, 0.5, 1} x widths {4, 64}, train to interpolation"
 HOMEWORK = [(courses.THEORY_SEMINAR, "Problem 2")]
+# what the suite's front page shows (label -> dotted summary key), and stated wall times (s) on 2 cores
+HEADLINE = {"wide net interpolates": "wide_interpolated", "narrow net interpolates": "narrow_interpolated"}
+ESTIMATE_S = {"smoke": 30, "cpu": 600, "full": 30000}
 
 
 class Config(CifarConfig):

@@ -12,6 +12,9 @@ from dllab.config import ExperimentConfig
 DESCRIPTION = "numerical checks of the homework sets' pen-and-paper claims (20 checks, with figures)"
 HOMEWORK = [(courses.CS229BR, "Q1.1-Q1.3"), (courses.TSINGHUA, "Q2-Q4"), (courses.MIT_6S898, "Q1-Q8"),
             (courses.CS7643, "theory Q1-Q3")]
+# what the suite's front page shows (label -> dotted summary key), and stated wall times (s) on 2 cores
+HEADLINE = {"checks passed": "n_passed", "checks": "n_checks"}
+ESTIMATE_S = {"smoke": 15, "cpu": 15, "full": 15}
 
 
 class Config(ExperimentConfig):

@@ -1,0 +1,129 @@
+"""Executors on existing distributed engines: Ray (``pip install 'dllab[ray]'``) and SLURM through submitit
+(``pip install 'dllab[slurm]'``). Both implement :meth:`dllab.executor.Executor.map`, so any work that runs on the
+local executor (a suite's runs, a run's stages) runs on them unchanged.
+
+A task gets ``cpus`` cores: its torch threads and its own nested budget (``DLLAB_THREADS``) are set to them. No
+shared file system is assumed: work that writes files ships them back in its result (see :mod:`dllab.suite`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dllab.errors import DllabError
+from dllab.executor import Executor, OnResult, Stage, StageFailure, describe_failure
+
+
+def call_with_cores(fn: Callable, kwargs: dict, cpus: int):
+    """Body of a remote task: use ``cpus`` cores (the budget that dllab's runner and executors read), then run
+    ``fn(**kwargs)``."""
+    os.environ["DLLAB_THREADS"] = str(cpus)
+    if "torch" in sys.modules:  # a reused worker; a fresh one sets its threads when the runner imports torch
+        sys.modules["torch"].set_num_threads(cpus)
+    return fn(**kwargs)
+
+
+class RayExecutor(Executor):
+    """Stages as Ray tasks with their CPU (and GPU) needs. A task that raises or whose worker dies is retried
+    ``retries`` times (once by default), then reported as failed.
+
+    ``address`` joins an existing cluster (``ray start --head`` prints it); None starts a local Ray with the
+    machine's core budget. ``cpus_per_task`` defaults to the cluster's CPUs divided among ``workers``.
+    """
+
+    def __init__(self, address: str | None = None, *, cpus_per_task: int | None = None, gpus_per_task: float = 0,
+                 retries: int = 1):
+        self.address, self.cpus_per_task, self.gpus_per_task, self.retries = address, cpus_per_task, gpus_per_task, \
+            retries
+
+    def _ray(self):
+        try:
+            import ray
+        except ImportError:
+            raise DllabError("--executor ray needs Ray: pip install 'dllab[ray]'") from None
+        if not ray.is_initialized():
+            try:
+                if self.address:
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                else:
+                    from dllab.environment import cpu_cores
+
+                    ray.init(num_cpus=cpu_cores(), include_dashboard=False, log_to_driver=False)
+            except ConnectionError as exc:
+                raise DllabError(f"cannot reach the Ray cluster at {self.address}: {exc}; start one with "
+                                 "'ray start --head' and pass the address it prints") from None
+        return ray
+
+    def budget(self) -> int:
+        return int(self._ray().cluster_resources().get("CPU", 1))
+
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None, on_result: OnResult | None = None,
+            errors: str = "raise") -> dict[str, Any]:
+        ray = self._ray()
+        total = self.budget()
+        workers = min(workers or total, len(stages)) or 1
+        cpus = self.cpus_per_task or max(1, total // workers)
+        task = ray.remote(call_with_cores).options(num_cpus=cpus, num_gpus=self.gpus_per_task,
+                                                   max_retries=self.retries, retry_exceptions=True)
+        refs = {task.remote(s.fn, s.kwargs, cpus): s.name for s in stages}
+        results: dict[str, Any] = {}
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for ref in done:
+                name = refs.pop(ref)
+                try:
+                    results[name] = ray.get(ref)
+                except Exception as exc:  # RayTaskError, WorkerCrashedError, ... after the retries
+                    cause = getattr(exc, "cause", None) or exc
+                    message = f"failed on Ray after {self.retries + 1} attempts: {describe_failure(cause)}"
+                    if errors == "raise":
+                        raise DllabError(f"stage {name} {message}") from None
+                    results[name] = StageFailure(name, message)
+                if on_result:
+                    on_result(name, results[name])
+        return {s.name: results[s.name] for s in stages}
+
+
+class SubmititExecutor(Executor):
+    """Stages as SLURM jobs through submitit (``cluster="local"`` runs them as local processes, for tests).
+
+    ``folder`` keeps submitit's logs and pickles; ``parameters`` go to ``update_parameters`` (e.g.
+    ``slurm_partition``, ``timeout_min``)."""
+
+    def __init__(self, folder: str | Path, *, cluster: str | None = None, cpus_per_task: int = 2,
+                 **parameters):
+        self.folder, self.cluster, self.cpus_per_task, self.parameters = Path(folder), cluster, cpus_per_task, \
+            parameters
+
+    def budget(self) -> int:
+        return self.cpus_per_task
+
+    def map(self, stages: Sequence[Stage], *, workers: int | None = None, on_result: OnResult | None = None,
+            errors: str = "raise") -> dict[str, Any]:
+        try:
+            import submitit
+        except ImportError:
+            raise DllabError("--executor slurm needs submitit: pip install 'dllab[slurm]'") from None
+        ex = submitit.AutoExecutor(folder=self.folder, cluster=self.cluster)
+        ex.update_parameters(cpus_per_task=self.cpus_per_task, **self.parameters)
+        jobs = {ex.submit(call_with_cores, s.fn, s.kwargs, self.cpus_per_task): s.name for s in stages}
+        results: dict[str, Any] = {}
+        for job in submitit.helpers.as_completed(list(jobs)):
+            name = jobs[job]
+            try:
+                results[name] = job.result()
+            except Exception as exc:
+                # submitit's error carries the job's traceback; its "Type: message" line names what went wrong
+                found = re.findall(r"^(\w+(?:Error|Exception)\b.*)$", str(exc), flags=re.MULTILINE)
+                message = f"job {job.job_id}: {found[-1] if found else describe_failure(exc)}"
+                if errors == "raise":
+                    raise DllabError(f"stage {name} failed as {message}") from None
+                results[name] = StageFailure(name, message)
+            if on_result:
+                on_result(name, results[name])
+        return {s.name: results[s.name] for s in stages}
