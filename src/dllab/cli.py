@@ -168,6 +168,13 @@ def cmd_suite(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_playground(args) -> int:
+    from dllab.playground.server import serve
+
+    serve(host=args.host, port=args.port)
+    return 0
+
+
 def _config_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that resolve an experiment's config, shared by 'run' and 'show'."""
     p.add_argument("experiment", help="experiment name (see 'dllab list')")
@@ -242,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pdf", action="store_true", help="write report.html only")
     p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
     p.set_defaults(func=cmd_suite)
+
+    p = sub.add_parser("playground", help="the interactive 2-D neural-network playground in the browser",
+                       formatter_class=fmt,
+                       description="Serve the playground page (the TensorFlow Playground's data and model, trained by "
+                                   "dllab's engine over a WebSocket). Open the printed address in a browser; the "
+                                   "URL holds the configuration, so it can be shared.",
+                       epilog="example: dllab playground --port 8765   # then open http://127.0.0.1:8765/")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
                        description="list: which datasets are found where. verify [NAME]: checksums and counts of "

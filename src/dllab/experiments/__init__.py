@@ -26,6 +26,7 @@ EXPERIMENTS: dict[str, str] = {
     "cifar-train": "dllab.experiments.cifar_train",
     "flip-robustness": "dllab.experiments.flip_robustness",
     "random-labels": "dllab.experiments.random_labels",
+    "playground-study": "dllab.experiments.playground_study",
 }
 
 

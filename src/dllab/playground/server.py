@@ -1,0 +1,213 @@
+"""``dllab playground``: the page, a thin view on :class:`~dllab.playground.engine.Playground` over a WebSocket.
+
+The page sends JSON messages (``config``, ``csv``, ``play``, ``pause``, ``step``, ``reset``, ``regenerate``,
+``ack``); the server answers with ``state`` (the data points and the config as validated), ``update`` (epoch,
+losses, heatmaps, weights, linear regions) and ``error`` (one line, and the config key at fault when there is
+one). Training runs on the server, one epoch per update; a new update goes out once the page has acknowledged
+the previous one, so a slow page is never flooded. A bad message gets an ``error`` reply; the server never
+crashes on one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
+
+from dllab.errors import DllabError
+from dllab.fileio import to_jsonable
+from dllab.playground.datasets import parse_csv
+from dllab.playground.engine import FEATURES, Playground, PlaygroundConfig
+from dllab.playground.presets import PRESETS
+from dllab.playground.regions import count_regions
+
+STATIC = Path(__file__).parent / "static"
+DENSITY, NEURON_DENSITY = 100, 20
+MAX_MESSAGE = 2_000_000  # bytes: a CSV of 20,000 points fits
+
+
+def _b64(values: np.ndarray, lo: float, hi: float) -> str:
+    """Values quantised to 0..255 over [lo, hi], base64 (the page maps them back to colours)."""
+    q = np.clip((np.asarray(values, float) - lo) / (hi - lo) * 255, 0, 255).astype(np.uint8)
+    return base64.b64encode(q.tobytes()).decode()
+
+
+class Session:
+    """One page's playground: its config, data, network and the play loop's state."""
+
+    def __init__(self):
+        self.cfg = PlaygroundConfig()
+        self.points: tuple | None = None
+        self.pg = Playground(self.cfg)
+        self.playing = False
+        self.awaiting_ack = False
+
+    def configure(self, values: dict) -> None:
+        cfg = PlaygroundConfig.model_validate({**self.cfg.model_dump(), **values})
+        if cfg.dataset == "csv" and self.points is None:
+            raise DllabError("dataset csv: load a CSV file first")
+        self.cfg = cfg
+        self.pg = Playground(cfg, self.points if cfg.dataset == "csv" else None)
+
+    def state(self) -> dict:
+        pg = self.pg
+        return {"type": "state", "config": self.cfg.model_dump(), "problem": pg.problem, "classes": pg.classes,
+                "features": list(FEATURES), "train": _points(*pg.train), "test": _points(*pg.test)}
+
+    def update(self, precise: bool) -> dict:
+        pg = self.pg
+        rec = pg.record()
+        maps = pg.heatmaps(DENSITY, NEURON_DENSITY)
+        if pg.classes > 1:
+            output = {"class": base64.b64encode(maps["output"]["class"].tobytes()).decode(),
+                      "confidence": _b64(maps["output"]["confidence"], 0, 1)}
+        else:  # binary outputs lie in [-1, 1]; regression targets too (plane: (x1 + x2) / 10, bumps: +-1)
+            output = {"value": _b64(maps["output"]["value"], -1.0, 1.0)}
+        regions = count_regions(pg.net.W, pg.net.b, pg.features, pg.cfg.activations(),
+                                grid=800 if precise else 200)
+        return {"type": "update", **rec, "done": pg.done, "output": output,
+                "neurons": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["neurons"]],
+                "inputs": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["inputs"]],
+                "weights": [np.round(w, 4).tolist() for w in pg.net.W],
+                "biases": [np.round(b, 4).tolist() for b in pg.net.b],
+                "alive": [a.astype(int).tolist() for a in pg.net.alive],
+                "regions": regions, "density": DENSITY, "neuron_density": NEURON_DENSITY}
+
+
+def _points(x: np.ndarray, y: np.ndarray) -> list:
+    return np.c_[np.round(x, 4), np.round(np.asarray(y, float), 4)].tolist()
+
+
+def _error(exc: Exception) -> dict:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        return {"type": "error", "key": key, "message": f"{key}: {err['msg']}" if key else err["msg"]}
+    return {"type": "error", "key": None, "message": str(exc)}
+
+
+async def handle(session: Session, msg: dict, send) -> None:
+    """Apply one message from the page and send what it changes."""
+    kind = msg.get("type")
+    if kind == "config":
+        if not isinstance(msg.get("config"), dict):
+            raise DllabError("a config message needs a 'config' object")
+        session.playing = False
+        session.configure(msg["config"])
+        await send(session.state())
+        await send(session.update(precise=True))
+    elif kind == "csv":
+        x, y, problem, classes = parse_csv(str(msg.get("text", "")))
+        session.points = (x, y, problem, classes)
+        session.playing = False
+        session.configure({"dataset": "csv"})
+        await send(session.state())
+        await send(session.update(precise=True))
+    elif kind == "play":
+        session.playing = not session.pg.done
+    elif kind == "pause":
+        session.playing = False
+        await send(session.update(precise=True))
+    elif kind == "step":
+        session.playing = False
+        session.pg.step()
+        await send(session.update(precise=True))
+    elif kind == "reset":
+        session.playing = False
+        session.pg.reset()
+        await send(session.update(precise=True))
+    elif kind == "regenerate":
+        session.playing = False
+        session.configure({"seed": session.cfg.seed + 1})
+        await send(session.state())
+        await send(session.update(precise=True))
+    elif kind == "ack":
+        session.awaiting_ack = False
+    else:
+        raise DllabError(f"unknown message type {kind!r}")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="dllab playground")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/")
+    def index():
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return Response(status_code=204)
+
+    @app.get("/api/presets")
+    def presets():
+        return JSONResponse(PRESETS)
+
+    @app.get("/api/schema")
+    def schema():
+        return JSONResponse(PlaygroundConfig.model_json_schema())
+
+    @app.websocket("/ws")
+    async def ws(socket: WebSocket):
+        await socket.accept()
+        session = Session()
+
+        async def send(obj: dict) -> None:
+            await socket.send_text(json.dumps(to_jsonable(obj), allow_nan=False))
+
+        async def receive() -> None:
+            while True:
+                text = await socket.receive_text()
+                try:
+                    if len(text) > MAX_MESSAGE:
+                        raise DllabError(f"message too large ({len(text)} bytes; at most {MAX_MESSAGE})")
+                    try:
+                        msg = json.loads(text)
+                    except json.JSONDecodeError as exc:
+                        raise DllabError(f"the message is not valid JSON ({exc.msg} at {exc.pos})") from None
+                    if not isinstance(msg, dict):
+                        raise DllabError("a message must be a JSON object")
+                    await handle(session, msg, send)
+                except (DllabError, ValidationError, ValueError, TypeError) as exc:
+                    await send(_error(exc))
+
+        async def play() -> None:
+            while True:
+                if session.playing and not session.awaiting_ack:
+                    session.pg.step()
+                    if session.pg.done:
+                        session.playing = False
+                    session.awaiting_ack = True
+                    await send(session.update(precise=not session.playing))
+                await asyncio.sleep(0 if session.playing else 0.01)
+
+        await send(session.state())
+        await send(session.update(precise=True))
+        tasks = [asyncio.create_task(receive()), asyncio.create_task(play())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for t in done:
+                exc = t.exception()
+                if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                    raise exc
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+    import uvicorn
+
+    print(f"dllab playground on http://{host}:{port}/  (Ctrl-C stops it)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024)

@@ -1,0 +1,322 @@
+"""The playground: data sets against the original's formulas, the engine's gradients, L1/L2, linear regions, the
+server's handling of bad input, and the page driven in headless Chromium."""
+
+import json
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from dllab import browser
+from dllab.errors import DataError
+from dllab.playground import datasets as D
+from dllab.playground.engine import Playground, PlaygroundConfig
+from dllab.playground.regions import count_regions
+from dllab.seeding import rng
+
+# -- data sets -----------------------------------------------------------------------------------------------
+
+def test_circle_labels_and_radii():
+    x, y = D.circle(500, 0.0, rng(0, "t"))
+    r = np.hypot(x[:, 0], x[:, 1])
+    assert len(x) == 500 and (y == 1).sum() == 250
+    assert np.all(r[:250] <= 2.5) and np.all((r[250:] >= 3.5) & (r[250:] <= 5))
+    assert np.array_equal(y, np.where(r < 2.5, 1.0, -1.0))  # noise 0: the label is the radius rule
+    _, y_noisy = D.circle(500, 0.5, rng(0, "t"))
+    assert 0 < np.mean(y_noisy[:250] == -1)  # noise moves labels across
+
+
+def test_xor_padding_and_rule():
+    x, y = D.xor(500, 0.0, rng(1, "t"))
+    assert np.all(np.abs(x) >= 0.3) and np.all(np.abs(x) <= 5.3)
+    assert np.array_equal(y, np.where(x[:, 0] * x[:, 1] >= 0, 1.0, -1.0))
+
+
+@pytest.mark.parametrize("noise,variance", [(0.0, 0.5), (0.5, 4.0), (0.25, 2.25)])
+def test_gauss_centres_and_variance(noise, variance):
+    x, y = D.gauss(20_000, noise, rng(2, "t"))
+    pos, neg = x[y == 1], x[y == -1]
+    # 10,000 points per class: the means' standard error is sqrt(var / 1e4) <= 0.02, the variances' ~1.4%
+    assert np.allclose(pos.mean(0), [2, 2], atol=0.12) and np.allclose(neg.mean(0), [-2, -2], atol=0.12)
+    assert np.allclose(pos.var(0), variance, rtol=0.1)
+
+
+def test_spiral_points_lie_on_the_spiral_without_noise():
+    x, y = D.spiral(500, 0.0, rng(3, "t"))
+    i = np.arange(250)
+    r, t = i / 250 * 5, 1.75 * i / 250 * 2 * np.pi
+    assert np.allclose(x[:250], np.c_[r * np.sin(t), r * np.cos(t)])
+    assert np.allclose(x[250:], np.c_[r * np.sin(t + np.pi), r * np.cos(t + np.pi)])
+    assert list(y[:250]) == [1] * 250 and list(y[250:]) == [-1] * 250
+
+
+def test_regression_sets_follow_their_formulas():
+    x, y = D.plane(1200, 0.0, rng(4, "t"))
+    assert len(x) == 1200 and np.all(np.abs(x) <= 6) and np.allclose(y, (x[:, 0] + x[:, 1]) / 10)
+    x, y = D.multi_gaussian(1200, 0.0, rng(5, "t"))
+    for (px, py), label in zip(x[:50], y[:50]):  # the original's loop, point by point
+        best = 0.0
+        for cx, cy, sign in D.GAUSSIANS:
+            v = sign * min(max(1 - np.hypot(px - cx, py - cy) / 2, 0), 1)
+            best = v if abs(v) > abs(best) else best
+        assert label == pytest.approx(best)
+
+
+def test_point_counts_and_multiclass_sets():
+    for name, (gen, _, classes, n) in D.DATASETS.items():
+        x, y = gen(n, 0.1, rng(6, name))
+        assert x.shape == (n - n % 3 if name == "spiral3" else n, 2), name
+        if classes > 1:
+            assert set(np.unique(y)) == set(range(classes))
+    assert D.DATASETS["circle"][3] == 500 and D.DATASETS["plane"][3] == 1200
+
+
+def test_csv_points():
+    x, y, problem, k = D.parse_csv("x1,x2,label\n0,0,1\n1,1,-1\n")
+    assert problem == "classification" and k == 1 and list(y) == [1, -1]
+    assert D.parse_csv("0,0,0\n1,1,2\n2,2,1")[2:] == ("classification", 3)
+    assert D.parse_csv("0,0,0\n1,1,1")[1].tolist() == [-1, 1]  # class ids 0/1: binary
+    assert D.parse_csv("0,0,0.5\n1,1,-0.25")[2] == "regression"
+    for bad, match in [("", "no points"), ("1,2\n", "row 1"), ("a,b,c\n1,x,3", "row 1"), ("1,2,inf", "not finite")]:
+        with pytest.raises(DataError, match=match):
+            D.parse_csv(bad)
+
+
+# -- the engine ----------------------------------------------------------------------------------------------
+
+def _numeric_grads(pg, x, y, eps=1e-6):
+    out = []
+    for W in pg.net.W:
+        g = np.zeros_like(W)
+        for idx in np.ndindex(W.shape):
+            old = W[idx]
+            W[idx] = old + eps
+            up = pg.training_loss(x, y)
+            W[idx] = old - eps
+            down = pg.training_loss(x, y)
+            W[idx] = old
+            g[idx] = (up - down) / (2 * eps)
+        out.append(g)
+    return out
+
+
+@pytest.mark.parametrize("dataset,loss,acts", [("circle", "squared", ["tanh", "relu"]),
+                                               ("xor", "cross_entropy", ["sigmoid", "linear"]),
+                                               ("plane", "squared", ["relu", "tanh"]),
+                                               ("blobs", "cross_entropy", ["tanh", "sigmoid"])])
+def test_engine_gradients_match_finite_differences(dataset, loss, acts):
+    cfg = PlaygroundConfig(dataset=dataset, loss=loss, hidden=[3, 2], layer_activations=acts,
+                           features=["x1", "x2", "x1*x2", "sin(x1)"])
+    pg = Playground(cfg)
+    x, y = pg.train[0][:12], pg.train[1][:12]
+    dW, _ = pg.gradients(x, y)
+    for analytic, numeric in zip(dW, _numeric_grads(pg, x, y), strict=True):
+        assert np.allclose(analytic, numeric, atol=1e-6, rtol=1e-4)
+
+
+def test_training_lowers_the_loss_and_is_reproducible():
+    cfg = PlaygroundConfig(dataset="circle", hidden=[4], seed=3)
+    a, b = Playground(cfg), Playground(cfg)
+    first = a.record()["test_loss"]
+    ra, rb = a.step(30), b.step(30)
+    assert ra == rb and ra["test_loss"] < first / 2
+    assert Playground(cfg.model_copy(update={"seed": 4})).step(30) != ra
+
+
+def test_l2_shrinks_and_l1_zeroes_and_freezes_weights():
+    pg = Playground(PlaygroundConfig(hidden=[3], regularization="L2", regularization_rate=0.5, learning_rate=0.1))
+    W0 = [w.copy() for w in pg.net.W]
+    zeros = [np.zeros_like(w) for w in pg.net.W], [np.zeros_like(b) for b in pg.net.b]
+    pg._update(*zeros)
+    assert all(np.allclose(w, w0 * (1 - 0.1 * 0.5)) for w, w0 in zip(pg.net.W, W0))
+    pg = Playground(PlaygroundConfig(hidden=[3], regularization="L1", regularization_rate=1.0, learning_rate=0.1))
+    W0 = [w.copy() for w in pg.net.W]
+    pg._update(*zeros)
+    for w, w0 in zip(pg.net.W, W0):
+        small = np.abs(w0) < 0.1  # the L1 step of 0.1 crosses zero: set to 0, frozen
+        assert np.all(w[small] == 0) and np.allclose(w[~small], w0[~small] - 0.1 * np.sign(w0[~small]))
+    dead = [~a for a in pg.net.alive]
+    pg._update([np.ones_like(w) for w in pg.net.W], zeros[1])
+    assert all(np.all(w[d] == 0) for w, d in zip(pg.net.W, dead))  # frozen weights stay 0
+
+
+def test_config_validation():
+    for bad in ({"noise": 51}, {"batch_size": 0}, {"hidden": [9]}, {"hidden": [1] * 7}, {"features": ["x3"]},
+                {"learning_rate": 20}, {"dataset": "moons"}, {"layer_activations": ["relu"]}):
+        with pytest.raises(ValueError):
+            PlaygroundConfig(**bad)
+    assert PlaygroundConfig(extended=True, hidden=[32] * 10).hidden == [32] * 10
+
+
+def test_max_epochs_stops_training():
+    pg = Playground(PlaygroundConfig(max_epochs=3))
+    assert pg.step(10)["epoch"] == 3 and pg.done
+
+
+# -- linear regions --------------------------------------------------------------------------------------------
+
+def _one_layer(lines):
+    W = [np.array([[w[0] for w, _ in lines], [w[1] for w, _ in lines]]), np.ones((len(lines), 1))]
+    b = [np.array([c for _, c in lines], float), np.zeros(1)]
+    return W, b
+
+
+@pytest.mark.parametrize("lines,regions", [
+    ([((1, 0), 0)], 2),                                  # one line through the square
+    ([((1, 0), 0), ((0, 1), 0)], 4),                     # two crossing lines
+    ([((1, 0), 0), ((0, 1), 0), ((1, 1), 0)], 6),        # three lines through one point
+    ([((1, 0), 0), ((0, 1), 0), ((1, 1), -1)], 7),       # three lines in general position
+    ([((1, 0), -2), ((1, 0), 2)], 3),                    # parallel lines
+    ([((1, 0), -10)], 1),                                # a line outside [-6, 6]^2
+    ([((1, 0), 0), ((2, 0), 0)], 2),                     # the same line twice
+])
+def test_linear_regions_of_one_hidden_layer_are_exact(lines, regions):
+    W, b = _one_layer(lines)
+    assert count_regions(W, b, ["x1", "x2"], ["relu"]) == {"regions": regions, "method": "exact"}
+    # the grid count of a deeper network with an identity second layer agrees
+    W2 = [W[0], np.eye(len(lines)), np.ones((len(lines), 1))]
+    b2 = [b[0], np.full(len(lines), 1e-9), np.zeros(1)]
+    assert count_regions(W2, b2, ["x1", "x2"], ["relu", "linear"], grid=400)["regions"] == regions
+
+
+def test_linear_regions_are_not_defined_for_smooth_networks_or_features():
+    W, b = _one_layer([((1, 0), 0)])
+    assert count_regions(W, b, ["x1", "x2"], ["tanh"]) is None
+    assert count_regions(W, b, ["x1^2", "x2"], ["relu"]) is None
+    assert count_regions([np.ones((2, 1))], [np.zeros(1)], ["x1", "x2"], []) == {"regions": 1, "method": "exact"}
+
+
+# -- the server ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def client():
+    from fastapi.testclient import TestClient
+
+    from dllab.playground.server import create_app
+
+    return TestClient(create_app())
+
+
+def test_the_server_answers_bad_messages_and_keeps_working(client):
+    with client.websocket_connect("/ws") as ws:
+        assert ws.receive_json()["type"] == "state" and ws.receive_json()["type"] == "update"
+        for bad, expect in [("not json", "not valid JSON"), ("[1, 2]", "JSON object"),
+                            (json.dumps({"type": "fly"}), "unknown message type"),
+                            (json.dumps({"type": "config", "config": {"noise": 99}}), "noise"),
+                            (json.dumps({"type": "config", "config": "x"}), "config"),
+                            (json.dumps({"type": "csv", "text": "1,2\n"}), "CSV row 1"),
+                            (json.dumps({"type": "config", "config": {"dataset": "csv"}}), "CSV file first")]:
+            ws.send_text(bad)
+            msg = ws.receive_json()
+            assert msg["type"] == "error" and expect in msg["message"], (bad, msg)
+        ws.send_json({"type": "step"})
+        assert ws.receive_json()["epoch"] == 1  # still working
+
+
+def test_the_page_interface_and_a_study_give_the_same_losses(client):
+    from dllab.experiments.playground_study import train_config
+
+    cfg = {"dataset": "spiral", "hidden": [6, 4], "activation": "relu", "seed": 7, "noise": 10}
+    with client.websocket_connect("/ws") as ws:
+        ws.receive_json(), ws.receive_json()
+        ws.send_json({"type": "config", "config": cfg})
+        assert ws.receive_json()["type"] == "state"
+        ws.receive_json()
+        page = []
+        for _ in range(5):
+            ws.send_json({"type": "step"})
+            msg = ws.receive_json()
+            page.append((msg["epoch"], msg["train_loss"], msg["test_loss"]))
+    study = train_config(cfg, epochs=5)["history"]
+    assert page == [(h["epoch"], h["train_loss"], h["test_loss"]) for h in study]
+
+
+def test_the_page_is_served_with_presets(client):
+    assert "dllab playground" in client.get("/").text
+    presets = client.get("/api/presets").json()
+    assert "spiral, features + depth" in presets and all(p["why"] for p in presets.values())
+    for p in presets.values():
+        PlaygroundConfig(**p["config"])  # every preset is a valid configuration
+    assert client.get("/static/playground.js").status_code == 200
+
+
+# -- the page in a real browser ----------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    import uvicorn
+
+    from dllab.playground.server import create_app
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.mark.skipif(browser.missing_reason() is not None, reason=f"browser tests skipped: {browser.missing_reason()}")
+def test_the_page_in_chromium(server_url, tmp_path):
+    with browser.browser() as b:
+        page = b.new_page(viewport={"width": 1300, "height": 850})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server_url + "#dataset=xor&hidden=4&activation=relu")
+        page.wait_for_function("window.dllab.rendered > 0")
+        page.wait_for_function("location.hash.includes('dataset=xor')")
+        start = float(page.text_content("#test_loss"))
+        page.click("#play")
+        page.wait_for_function("window.dllab.rendered > 40", timeout=30_000)
+        page.click("#play")
+        page.wait_for_timeout(300)
+        assert float(page.text_content("#test_loss")) < start  # the loss fell
+        assert int(page.text_content("#epoch")) > 10
+        assert page.text_content("#regions").split()[0].isdigit()  # ReLU on x1, x2: regions counted
+        # change a control: the learning rate, written into the URL
+        page.select_option("#learning_rate", "0.1")
+        page.wait_for_function("location.hash.includes('learning_rate=0.1')")
+        # load a CSV of our own points
+        csv = tmp_path / "points.csv"
+        csv.write_text("x1,x2,label\n" + "\n".join(f"{x},{x * 0.5},{1 if x > 0 else -1}" for x in range(-5, 6)))
+        page.set_input_files("#csv", str(csv))
+        page.wait_for_function("location.hash.includes('dataset=csv')")
+        # a bad value in the URL: a visible message, and the page keeps working
+        page.goto(server_url + "#noise=99&dataset=gauss")
+        page.wait_for_function("!document.getElementById('message').hidden")
+        assert "noise" in page.text_content("#message")
+        page.wait_for_function("location.hash.includes('dataset=gauss')")
+        before = page.evaluate("window.dllab.rendered")
+        page.click("#step")
+        page.wait_for_function(f"window.dllab.rendered > {before}")
+        page.screenshot(path=str(tmp_path / "playground.png"))
+        assert errors == []
+
+
+def test_the_playground_study_smoke_preset(tmp_path, shared_data):
+    from dllab.runner import run_experiment
+
+    out = run_experiment("playground-study", preset="smoke", out=tmp_path / "s", progress=False)
+    s = json.loads((out / "summary.json").read_text())
+    assert set(s["best"]) == {"circle", "spiral"} and s["n_datasets"] == 2
+    assert set(s["knobs"]) == {"learning rate", "activation", "hidden layers", "L2 rate"}
+    assert s["weights"]["L1"]["share_below_0.01"] >= s["weights"]["none"]["share_below_0.01"]
+    assert {p.name for p in (out / "figures").iterdir()} == {"spiral.png", "knobs.png", "small_weights.png"}
+
+
+def test_convergence_epoch():
+    from dllab.experiments.playground_study import convergence_epoch
+
+    assert convergence_epoch([1.0, 0.5, 0.2, 0.105, 0.1]) == 4 and convergence_epoch([0.3]) == 1
