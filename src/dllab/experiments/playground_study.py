@@ -230,10 +230,7 @@ def _report(cfg: Config, rec, first: dict, repeats: dict, best: dict, knobs: dic
                         + ", ".join(f"{k}: {p['final_test_loss']:.3g}" for k, p in per.items()) + ".")
     rec.figure(fig, "knobs", f"Q1.2 on the spiral (all features, hidden [8, 8] tanh, lr 0.03 unless varied), mean "
                              f"of {cfg.seeds} seeds. Convergence: the first epoch within 10% of the final test loss.")
-    rec.text("Reading: Q1.2", " ".join(findings) + (
-        " A learning rate too small barely moves in the budget and one too large makes the loss jump; tanh and "
-        "ReLU fit the spiral where a linear network cannot (it only draws a line); more layers help up to a "
-        "point and then slow training down; L2 trades fit for smaller weights, and large rates underfit."))
+    rec.text("Reading: Q1.2", " ".join(findings) + " " + _knob_reading(summary["knobs"]))
 
     # Q1.3: small weights, pruning, smaller networks
     fig, axes = plotting.subplots(3, width=4.2)
@@ -257,18 +254,57 @@ def _report(cfg: Config, rec, first: dict, repeats: dict, best: dict, knobs: dic
                 ylabel="test loss", yscale="log")
     rec.figure(fig, "small_weights", f"Q1.3 on the spiral; L1 rate {cfg.l1_rate}. Pruning sets the given share of "
                                      "the smallest |w| to 0 without retraining.")
-    wn, wl = summary["weights"]["none"], summary["weights"]["L1"]
-    p_none = summary["pruning"]["none"]
-    half = "0.5" if "0.5" in p_none else list(p_none)[-1]
-    rec.text("Reading: Q1.3", (
-        f"Yes: after training, {100 * wn['share_below_0.01']:.0f}% of the weights are below 0.01 without "
-        f"regularisation and {100 * wl['share_below_0.01']:.0f}% with L1 (median |w| {wn['median_abs_weight']:.3g} "
-        f"vs {wl['median_abs_weight']:.3g}); L1 drives weights exactly to zero. Pruning the smallest {half} share of "
-        f"the unregularised network's weights moves its test loss from {p_none['0']:.3g} to {p_none[half]:.3g}: "
-        "small weights carry little, so they can be removed. Training a smaller network from scratch gives "
-        + ", ".join(f"width {w}: {v:.3g}" for w, v in summary["smaller"].items())
-        + ": fewer neurons keep most of the accuracy until the network is too small for the boundary."))
+    rec.text("Reading: Q1.3", _weights_reading(summary))
     return summary
+
+
+def _worse(value: float, best: float) -> bool:
+    """Clearly worse: more than twice the best loss and at least 0.01 above it."""
+    return value > 2 * best and value - best > 0.01
+
+
+def _knob_reading(knobs: dict) -> str:
+    """What the four sweeps show, in words chosen by the measured numbers."""
+    out = []
+    for knob, per in knobs.items():
+        losses = {k: v["final_test_loss"] for k, v in per.items()}
+        best = min(losses.values())
+        bad = [k for k, v in losses.items() if _worse(v, best)]
+        good = [k for k, v in losses.items() if not _worse(v, best)]
+        if bad:
+            out.append(f"For the {knob}, {', '.join(bad)} end clearly worse (over twice the best loss), while "
+                       f"{', '.join(good)} reach within a factor 2 of it.")
+        else:
+            out.append(f"Every value of the {knob} tried ends within a factor 2 of the best loss.")
+    return " ".join(out)
+
+
+def _weights_reading(summary: dict) -> str:
+    """Q1.3 from the numbers: how many weights are small, what pruning them costs, what smaller networks give."""
+    wn, wl = summary["weights"]["none"], summary["weights"]["L1"]
+    parts = [f"After training, {100 * wn['share_below_0.01']:.0f}% of the weights are below 0.01 without "
+             f"regularisation and {100 * wl['share_below_0.01']:.0f}% with L1 (median |w| "
+             f"{wn['median_abs_weight']:.3g} vs {wl['median_abs_weight']:.3g})."]
+    for name, curve in summary["pruning"].items():
+        base = curve["0"]
+        safe = max(float(f) for f, v in curve.items() if not _worse(v, base))
+        most = max(float(f) for f in curve)
+        tail = f"; at {100 * most:.0f}% it is {curve[f'{most:g}']:.3g}." if safe < most else "."
+        parts.append(f"Pruning the {'unregularised' if name == 'none' else 'L1-trained'} network: up to "
+                     f"{100 * safe:.0f}% of its smallest weights can be set to 0 with the test loss staying "
+                     f"within a factor 2 of {base:.3g}{tail}")
+    parts.append("Smaller networks trained from scratch: " + ", ".join(
+        f"width {w}: {v:.3g}" for w, v in summary["smaller"].items()) + ".")
+    none_safe, l1_safe = (max(float(f) for f, v in summary["pruning"][k].items()
+                              if not _worse(v, summary["pruning"][k]["0"])) for k in ("none", "L1"))
+    if l1_safe > none_safe:
+        parts.append(f"Small weights can be removed where L1 made them small on purpose ({100 * l1_safe:.0f}% "
+                     f"prunable vs {100 * none_safe:.0f}% without it): without L1, small is not the same as "
+                     "unimportant.")
+    else:
+        parts.append(f"Here L1 does not make the network easier to prune ({100 * l1_safe:.0f}% prunable with it, "
+                     f"{100 * none_safe:.0f}% without).")
+    return " ".join(parts)
 
 
 def _figure_spiral(cfg: Config, rec, run: dict) -> None:
