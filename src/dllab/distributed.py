@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from dllab.errors import DllabError
-from dllab.executor import Executor, OnResult, Stage, StageFailure, describe_failure
+from dllab.executor import Executor, OnResult, Stage, describe_failure, land
 
 
 def call_with_cores(fn: Callable, kwargs: dict, cpus: int):
@@ -75,17 +75,10 @@ class RayExecutor(Executor):
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for ref in done:
-                name = refs.pop(ref)
-                try:
-                    results[name] = ray.get(ref)
-                except Exception as exc:  # RayTaskError, WorkerCrashedError, ... after the retries
-                    cause = getattr(exc, "cause", None) or exc
-                    message = f"failed on Ray after {self.retries + 1} attempts: {describe_failure(cause)}"
-                    if errors == "raise":
-                        raise DllabError(f"stage {name} {message}") from None
-                    results[name] = StageFailure(name, message)
-                if on_result:
-                    on_result(name, results[name])
+                # a RayTaskError, WorkerCrashedError, ... after the retries
+                land(results, refs.pop(ref), lambda ref=ref: ray.get(ref), errors=errors, on_result=on_result,
+                     explain=lambda exc: f"failed on Ray after {self.retries + 1} attempts: "
+                                         f"{describe_failure(getattr(exc, 'cause', None) or exc)}")
         return {s.name: results[s.name] for s in stages}
 
 
@@ -113,17 +106,12 @@ class SubmititExecutor(Executor):
         ex.update_parameters(cpus_per_task=self.cpus_per_task, **self.parameters)
         jobs = {ex.submit(call_with_cores, s.fn, s.kwargs, self.cpus_per_task): s.name for s in stages}
         results: dict[str, Any] = {}
+        def explain(exc: BaseException, job) -> str:
+            # submitit's error carries the job's traceback; its "Type: message" line names what went wrong
+            found = re.findall(r"^(\w+(?:Error|Exception)\b.*)$", str(exc), flags=re.MULTILINE)
+            return f"failed as job {job.job_id}: {found[-1] if found else describe_failure(exc)}"
+
         for job in submitit.helpers.as_completed(list(jobs)):
-            name = jobs[job]
-            try:
-                results[name] = job.result()
-            except Exception as exc:
-                # submitit's error carries the job's traceback; its "Type: message" line names what went wrong
-                found = re.findall(r"^(\w+(?:Error|Exception)\b.*)$", str(exc), flags=re.MULTILINE)
-                message = f"job {job.job_id}: {found[-1] if found else describe_failure(exc)}"
-                if errors == "raise":
-                    raise DllabError(f"stage {name} failed as {message}") from None
-                results[name] = StageFailure(name, message)
-            if on_result:
-                on_result(name, results[name])
+            land(results, jobs[job], job.result, errors=errors, on_result=on_result,
+                 explain=lambda exc, job=job: explain(exc, job))
         return {s.name: results[s.name] for s in stages}

@@ -61,6 +61,24 @@ class Executor(ABC):
         return current_budget()
 
 
+def land(results: dict, name: str, get: Callable[[], Any], *, errors: str, on_result: OnResult | None,
+         explain: Callable[[BaseException], str] | None = None) -> None:
+    """Store stage ``name``'s result from ``get()``, or its failure: re-raised (``errors="raise"``; as a DllabError
+    with ``explain(exc)`` when given) or kept as a :class:`StageFailure`; then tell ``on_result``."""
+    try:
+        results[name] = get()
+    except Exception as exc:
+        if errors == "raise":
+            if explain is None:
+                raise
+            from dllab.errors import DllabError
+
+            raise DllabError(f"stage {name} {explain(exc)}") from None
+        results[name] = StageFailure(name, (explain or describe_failure)(exc))
+    if on_result:
+        on_result(name, results[name])
+
+
 def describe_failure(exc: BaseException) -> str:
     """One line for a failed stage: a DllabError's message, else the exception's type and message."""
     from dllab.errors import DllabError
@@ -135,20 +153,9 @@ class LocalExecutor(Executor):
         cores = self.budget()
         workers = min(workers or cores, len(stages))
         results: dict[str, Any] = {}
-
-        def finish(name: str, compute: Callable[[], Any]) -> None:
-            try:
-                results[name] = compute()
-            except Exception as exc:
-                if errors == "raise":
-                    raise
-                results[name] = StageFailure(name, describe_failure(exc))
-            if on_result:
-                on_result(name, results[name])
-
         if workers <= 1:
             for s in stages:
-                finish(s.name, lambda s=s: s.fn(**s.kwargs))
+                land(results, s.name, lambda s=s: s.fn(**s.kwargs), errors=errors, on_result=on_result)
             return results
         ctx = mp.get_context("spawn")
         unfinished = ctx.Value("i", len(stages))
@@ -159,7 +166,7 @@ class LocalExecutor(Executor):
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
-                        finish(pending.pop(future), future.result)
+                        land(results, pending.pop(future), future.result, errors=errors, on_result=on_result)
             except BaseException:
                 for future in pending:
                     future.cancel()
