@@ -320,3 +320,14 @@ def test_convergence_epoch():
     from dllab.experiments.playground_study import convergence_epoch
 
     assert convergence_epoch([1.0, 0.5, 0.2, 0.105, 0.1]) == 4 and convergence_epoch([0.3]) == 1
+
+
+def test_serving_on_a_taken_port_is_one_clear_error():
+    from dllab.errors import DllabError
+    from dllab.playground.server import serve
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(DllabError, match=r"cannot serve on 127\.0\.0\.1:\d+ .*choose another --port"):
+            serve("127.0.0.1", taken.getsockname()[1])
