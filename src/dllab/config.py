@@ -23,7 +23,8 @@ class ExperimentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    seed: int = Field(0, description="seeds python, numpy and torch")
+    seed: int = Field(0, description="the run seed: every random stream is derived from it and a name "
+                                     "(dllab.seeding)")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

@@ -18,7 +18,8 @@ ESTIMATE_S = {"smoke": 20, "cpu": 100, "full": 100}
 
 
 class Config(ExperimentConfig):
-    model: Literal["twolayer", "softmax"] = "twolayer"
+    model: Literal["twolayer", "softmax"] = Field("twolayer", description="CS7643's two-layer net or its softmax "
+                                                                         "regression")
     softmax_relu: bool = Field(True, description="softmax model only: the ReLU on the logits that CS7643 specifies")
     hidden: int = Field(128, ge=1, description="two-layer net: hidden units (sigmoid)")
     init_std: float = Field(0.001, gt=0, description="weights ~ N(0, init_std^2), biases 0 (CS7643)")
