@@ -184,7 +184,8 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value (repeatable; dotted keys for nested values, e.g. train.lr=0.05)")
-    p.add_argument("--seed", type=int, help="seed for python, numpy and torch (overrides the config's seed)")
+    p.add_argument("--seed", type=int, help="the run seed: every random stream is derived from it (overrides the "
+                                            "config)")
 
 
 def build_parser() -> argparse.ArgumentParser:
