@@ -150,10 +150,6 @@ def create_app() -> FastAPI:
     def presets():
         return JSONResponse(PRESETS)
 
-    @app.get("/api/schema")
-    def schema():
-        return JSONResponse(PlaygroundConfig.model_json_schema())
-
     @app.websocket("/ws")
     async def ws(socket: WebSocket):
         await socket.accept()
