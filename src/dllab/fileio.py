@@ -55,8 +55,15 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text())
+_REQUIRED = object()
+
+
+def read_json(path: str | Path, default: Any = _REQUIRED) -> Any:
+    """The JSON value in ``path``; ``default`` instead when the file does not exist (if one is given)."""
+    path = Path(path)
+    if default is not _REQUIRED and not path.is_file():
+        return default
+    return json.loads(path.read_text())
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

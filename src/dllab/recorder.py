@@ -70,9 +70,8 @@ class Recorder:
             if stored.read_text() != config_yaml:
                 raise DllabError(f"cannot resume {self.dir}: its config.yaml differs from the requested config; "
                                  "resume with the same preset/--set options, or start a new run")
-            if (self.dir / "sections.json").is_file():
-                self._sections = read_json(self.dir / "sections.json")
-            env = read_json(self.dir / "env.json") if (self.dir / "env.json").is_file() else {}
+            self._sections = read_json(self.dir / "sections.json", [])
+            env = read_json(self.dir / "env.json", {})
             self._prior_wall = float(env.get("wall_time_s") or 0.0)
         else:
             if self.dir.exists() and any(p.name != ".lock" for p in self.dir.iterdir()):

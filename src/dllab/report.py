@@ -143,9 +143,9 @@ def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | No
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise DllabError(f"{run_dir} is not a run directory (no config.yaml)")
-    env = read_json(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
-    summary = read_json(run_dir / "summary.json") if (run_dir / "summary.json").is_file() else {}
-    sections = read_json(run_dir / "sections.json") if (run_dir / "sections.json").is_file() else []
+    env = read_json(run_dir / "env.json", {})
+    summary = read_json(run_dir / "summary.json", {})
+    sections = read_json(run_dir / "sections.json", [])
     experiment = env.get("experiment", run_dir.parent.name)
     git = env.get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else "")

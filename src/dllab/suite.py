@@ -68,22 +68,25 @@ def _timings_path() -> Path:
     return cache_dir() / "timings.json"
 
 
-def recorded_time(name: str, preset: str) -> float | None:
-    """The last recorded wall time of ``name`` at ``preset`` on this CPU model, if any."""
+def _timings() -> tuple[Path, dict, str]:
+    """The recorded wall times (an unreadable file counts as none) and this machine's key prefix."""
     path = _timings_path()
     try:
-        return read_json(path).get(f"{name}/{preset}/{cpu_info()['model']}") if path.is_file() else None
+        timings = read_json(path, {})
     except (ValueError, OSError):
-        return None
+        timings = {}
+    return path, timings, cpu_info()["model"]
+
+
+def recorded_time(name: str, preset: str) -> float | None:
+    """The last recorded wall time of ``name`` at ``preset`` on this CPU model, if any."""
+    _, timings, cpu = _timings()
+    return timings.get(f"{name}/{preset}/{cpu}")
 
 
 def record_time(name: str, preset: str, seconds: float) -> None:
-    path = _timings_path()
-    try:
-        timings = read_json(path) if path.is_file() else {}
-    except (ValueError, OSError):
-        timings = {}
-    timings[f"{name}/{preset}/{cpu_info()['model']}"] = round(seconds, 1)
+    path, timings, cpu = _timings()
+    timings[f"{name}/{preset}/{cpu}"] = round(seconds, 1)
     write_json(path, timings)
 
 
@@ -185,16 +188,18 @@ def run_one(name: str, preset: str, overrides: list[str], run_dir: str, resume: 
 
 def _decide(p: Planned, run_dir: Path, commit: str | None, resume: bool) -> None:
     """Skip a finished run with the same config and code, resume an interrupted one, or start over."""
-    stored = run_dir / "config.yaml"
-    same_config = stored.is_file() and stored.read_text() == p.config_yaml
-    env = read_json(run_dir / "env.json") if (run_dir / "env.json").is_file() else {}
-    same_code = (env.get("git") or {}).get("commit") == commit
     if not run_dir.exists():
         return
     if not resume:
         raise DllabError(f"{run_dir} exists: add --resume to continue this suite, or choose another --out")
+    stored = run_dir / "config.yaml"
+    same_config = stored.is_file() and stored.read_text() == p.config_yaml
+    env = read_json(run_dir / "env.json", {})
+    same_code = (env.get("git") or {}).get("commit") == commit
     if same_config and same_code and (run_dir / "summary.json").is_file() and env.get("status") == "finished":
         p.action = "skip"
+        p.result = {"experiment": p.name, "status": "finished", "error": None, "earlier": True,
+                    "wall_time_s": env.get("wall_time_s")}
     elif same_config and same_code:
         p.action = "resume"
     else:  # the config or the code changed: the old run is kept aside, not mixed in
@@ -272,10 +277,6 @@ def run_suite(*, preset: str = "cpu", only: list[str] | None = None, skip: list[
     out.mkdir(parents=True, exist_ok=True)
     for p in planned:
         _decide(p, out / p.name, commit, resume)
-        if p.action == "skip":
-            env = read_json(out / p.name / "env.json")
-            p.result = {"experiment": p.name, "status": "finished", "error": None, "earlier": True,
-                        "wall_time_s": env.get("wall_time_s")}
     display = Display(planned, jobs, enabled=progress)
     started = _dt.datetime.now()
     record = {"preset": preset, "started": started.isoformat(), "commit": commit, "cpu": cpu_info(), "jobs": jobs,
@@ -287,22 +288,21 @@ def run_suite(*, preset: str = "cpu", only: list[str] | None = None, skip: list[
         write_json(out / "suite.json", record)
 
     while todo := [p for p in planned if not p.result]:
-        failed = {p.name for p in planned if p.result.get("status") in ("failed", "skipped")}
+        status = {q.name: q.result.get("status") for q in planned}
         for p in todo:  # a run that needs a failed run cannot run
-            bad = [d for d in p.needs.values() if d in failed]
+            bad = [d for d in p.needs.values() if status[d] in ("failed", "skipped")]
             if bad:
                 p.result = {"experiment": p.name, "status": "skipped", "error": f"needs {', '.join(bad)}, which "
                             "did not finish", "wall_time_s": None}
-        wave = [p for p in planned if not p.result and all(
-            next(q for q in planned if q.name == d).result.get("status") == "finished" for d in p.needs.values())]
+                status[p.name] = "skipped"
+        wave = [p for p in todo if not p.result and all(status[d] == "finished" for d in p.needs.values())]
         if not wave:
             continue
         stages = []
         for p in wave:
             run_dir = out / p.name
-            ov = p.overrides
             snapshot = _pack(run_dir) if ship and p.action == "resume" and run_dir.is_dir() else None
-            stages.append(Stage(p.name, run_one, {"name": p.name, "preset": preset, "overrides": ov,
+            stages.append(Stage(p.name, run_one, {"name": p.name, "preset": preset, "overrides": p.overrides,
                                                   "run_dir": str(run_dir), "resume": p.action == "resume",
                                                   "ship": ship, "snapshot": snapshot}))
         by_name = {p.name: p for p in wave}
@@ -341,8 +341,8 @@ def write_reports(out: Path, planned: list[Planned], record: dict, *, pdf: bool 
     for p in planned:
         module = experiments.get(p.name)
         summary_path = out / p.name / "summary.json"
-        summary = read_json(summary_path) if summary_path.is_file() else {}
-        env = read_json(out / p.name / "env.json") if (out / p.name / "env.json").is_file() else {}
+        summary = read_json(summary_path, {})
+        env = read_json(out / p.name / "env.json", {})
         runs.append({"experiment": p.name, "status": p.result.get("status", "not run"),
                      "error": p.result.get("error"), "wall_time_s": env.get("wall_time_s") or
                      p.result.get("wall_time_s"), "run_dir": p.name, "homework": module.HOMEWORK,
