@@ -58,11 +58,12 @@ SUMMARY_KEYS = {
 }
 
 
-def train_config(config: dict, epochs: int, fresh_test: bool = False) -> dict:
+def train_config(config: dict, epochs: int, fresh_test: bool = False, prune: list[float] | None = None) -> dict:
     """Train one playground configuration with the page's engine; its history, final losses, weights.
 
     The test loss of the returned record is on the engine's held-out split; with ``fresh_test`` also on a new
     draw of the same data set (the stream ("playground", "fresh") of the config's seed), never seen in the search.
+    ``prune`` adds the test loss of the trained network with those shares of its smallest weights set to 0.
     """
     from dllab.playground.datasets import DATASETS as GEN
     from dllab.playground.engine import Playground, PlaygroundConfig
@@ -76,18 +77,17 @@ def train_config(config: dict, epochs: int, fresh_test: bool = False) -> dict:
         gen, _, _, n = GEN[pg.cfg.dataset]
         x, y = gen(n, pg.cfg.noise / 100, rng(pg.cfg.seed, "playground", "fresh"))
         out["fresh_test_loss"] = pg.loss(x, y)
+    if prune:
+        out["pruned"] = _pruned_losses(pg, prune)
     return out
 
 
 def _stage(rec, config: dict, epochs: int, fresh_test: bool = False, prune: list[float] | None = None) -> dict:
     """One training run as a stage (module level: it may run in a worker process)."""
-    res = train_config(config, epochs, fresh_test)
-    hist = res.pop("history")
-    test = [h["test_loss"] for h in hist]
+    res = train_config(config, epochs, fresh_test, prune)
+    test = [h["test_loss"] for h in res.pop("history")]
     res["test_curve"] = test
     res["convergence_epoch"] = convergence_epoch(test)
-    if prune:
-        res["pruned"] = _pruned_losses(config, epochs, prune)
     return res
 
 
@@ -97,14 +97,11 @@ def convergence_epoch(test_losses: list[float]) -> int:
     return next(i + 1 for i, v in enumerate(test_losses) if v <= 1.1 * final + 1e-12)
 
 
-def _pruned_losses(config: dict, epochs: int, fractions: list[float]) -> dict:
-    """Test loss after setting the smallest-magnitude share of the weights to 0 (magnitude pruning)."""
+def _pruned_losses(pg, fractions: list[float]) -> dict:
+    """Test loss of trained ``pg`` after setting the smallest-magnitude share of the weights to 0 (magnitude
+    pruning); the weights are restored afterwards."""
     import numpy as np
 
-    from dllab.playground.engine import Playground, PlaygroundConfig
-
-    pg = Playground(PlaygroundConfig(**config))
-    pg.step(epochs)
     kept = [w.copy() for w in pg.net.W]
     flat = np.sort(np.abs(np.concatenate([w.ravel() for w in kept])))
     out = {}
@@ -112,7 +109,9 @@ def _pruned_losses(config: dict, epochs: int, fractions: list[float]) -> dict:
         cut = flat[int(f * (len(flat) - 1))] if f > 0 else -1.0
         for w, k in zip(pg.net.W, kept):
             w[...] = np.where(np.abs(k) <= cut, 0.0, k)
-        out[f"{f:g}"] = pg.record()["test_loss"]
+        out[f"{f:g}"] = pg.loss(*pg.test)
+    for w, k in zip(pg.net.W, kept):
+        w[...] = k
     return out
 
 
