@@ -47,14 +47,19 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
     run_dir = Path(out) if out is not None else new_run_dir(runs_root, name, configlib.to_yaml(cfg))
     created = not run_dir.exists()
     lock = RunLock(run_dir).acquire()
+
+    def discard() -> None:
+        """Remove a directory this run created but never wrote a result into (nothing to resume there)."""
+        lock.release()
+        shutil.rmtree(run_dir, ignore_errors=True)
+
     try:
         try:
             recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress,
                                 executor=executor)
         except DllabError:
             if created:
-                lock.release()
-                shutil.rmtree(run_dir, ignore_errors=True)
+                discard()
             raise
         recorder.env["preset"] = None if resume else preset
         seed_everything(cfg.seed)
@@ -65,9 +70,8 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
             summary = module.run(cfg, recorder)
         except (DllabError, KeyboardInterrupt) as exc:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
-            if created and not has_results(run_dir):  # nothing to resume: leave no half-empty run directory
-                lock.release()
-                shutil.rmtree(run_dir, ignore_errors=True)
+            if created and not has_results(run_dir):
+                discard()
             else:
                 recorder.fail(reason)
             if isinstance(exc, KeyboardInterrupt):
