@@ -11,8 +11,6 @@ Needs Chromium (apt-get install chromium) and Playwright.
 from __future__ import annotations
 
 import argparse
-import socket
-import threading
 import time
 
 from dllab.browser import browser
@@ -24,21 +22,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="how long to measure")
     ap.add_argument("--config", default="", help="a URL fragment with the configuration (default: the page's)")
     args = ap.parse_args()
-    import uvicorn
-
     from dllab.playground.server import create_app
+    from dllab.web import background
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
     print(describe_cpu())
-    with browser() as b:
+    with background(create_app()) as url, browser() as b:
         page = b.new_page(viewport={"width": 1300, "height": 850})
-        page.goto(f"http://127.0.0.1:{port}/{args.config}")
+        page.goto(f"{url}{args.config}")
         page.wait_for_function("window.dllab.rendered > 0")
         page.wait_for_timeout(500)
         page.click("#play")
@@ -47,7 +37,6 @@ def main() -> None:
         page.wait_for_timeout(args.seconds * 1000)
         n1, t1 = page.evaluate("window.dllab.rendered"), time.perf_counter()
         epoch = page.text_content("#epoch")
-    server.should_exit = True
     print(f"configuration: {args.config or 'the default (circle, x1 x2, hidden [4, 2], tanh)'}")
     print(f"rendered updates per second: {(n1 - n0) / (t1 - t0):.1f} ({n1 - n0} in {t1 - t0:.1f} s; epoch {epoch})")
 

@@ -3,8 +3,6 @@ server's handling of bad input, and the page driven in headless Chromium."""
 
 import json
 import socket
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -244,28 +242,13 @@ def test_the_page_is_served_with_presets(client):
 
 # -- the page in a real browser ----------------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server_url():
-    import uvicorn
-
     from dllab.playground.server import create_app
+    from dllab.web import background
 
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not server.started and time.time() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
-    server.should_exit = True
-    thread.join(10)
+    with background(create_app()) as url:
+        yield url
 
 
 @pytest.mark.skipif(browser.missing_reason() is not None, reason=f"browser tests skipped: {browser.missing_reason()}")

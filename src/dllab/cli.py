@@ -175,6 +175,41 @@ def cmd_playground(args) -> int:
     return 0
 
 
+def _search_encoders(args) -> dict:
+    from dllab.search.encoders import load_encoder
+
+    out = {}
+    for name in args.encoder or ["lit"]:
+        out[name] = load_encoder(name, clip_model=args.clip_model, lit_model=args.lit_model)
+    return out
+
+
+def cmd_search(args) -> int:
+    from dllab.search.server import open_library, serve
+
+    if args.data_dir:
+        import os
+
+        os.environ["DLLAB_DATA"] = args.data_dir
+    if args.action == "serve":
+        print("dllab search: embedding and indexing the gallery (cached after the first time) ...", flush=True)
+        library = open_library(_search_encoders(args), val_per_class=args.per_class)
+        serve(library, host=args.host, port=args.port)
+        return 0
+    if not args.query:
+        raise DllabError("dllab search query needs the text to look for, e.g. dllab search query 'a red car'")
+    from dllab.search.engine import SearchEngine
+    from dllab.search.galleries import validation_set
+
+    _, images, labels, names, _ = validation_set(args.per_class)
+    for enc_name, enc in _search_encoders(args).items():
+        engine = SearchEngine.build(enc, images, labels, names)
+        for q in args.query:
+            hits = engine.text(q, args.k)
+            print(f"{q!r} ({enc_name}): " + ", ".join(f"#{h.id} {h.name} ({h.distance:.3f})" for h in hits))
+    return 0
+
+
 def _config_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that resolve an experiment's config, shared by 'run' and 'show'."""
     p.add_argument("experiment", help="experiment name (see 'dllab list')")
@@ -260,6 +295,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     p.set_defaults(func=cmd_playground)
+
+    p = sub.add_parser("search", help="text-to-image search over TinyImageNet: the page, or queries here",
+                       formatter_class=fmt,
+                       description="serve: the search page (query box, k, encoder and index, results with labels and "
+                                   "distances, more like this, search by an uploaded image, a random gallery) over "
+                                   "the 10,000 TinyImageNet validation images. query TEXT...: print the top k here. "
+                                   "Embeddings are cached, so only the first start embeds.",
+                       epilog="examples: dllab search serve --port 8766   # then open http://127.0.0.1:8766/\n"
+                              "          dllab search query 'a red car' 'a school bus' -k 5")
+    p.add_argument("action", choices=["serve", "query"])
+    p.add_argument("query", nargs="*", help="texts to search for (query)")
+    p.add_argument("-k", type=int, default=5, help="results per query (default 5)")
+    p.add_argument("--encoder", action="append", choices=["lit", "clip"],
+                   help="encoder(s) to offer (repeatable; default lit, which needs no download)")
+    p.add_argument("--lit-model", metavar="DIR", help="a search-encoder run directory (default: the cached "
+                                                     "default heads, trained once if absent)")
+    p.add_argument("--clip-model", default="openai/clip-vit-base-patch32",
+                   help="CLIP model id or local directory (default openai/clip-vit-base-patch32)")
+    p.add_argument("--per-class", type=int, metavar="N", help="index only N validation images per label")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8766, help="port (default 8766)")
+    p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
+    p.set_defaults(func=cmd_search, encoder=None)
 
     p = sub.add_parser("data", help="find and verify datasets", formatter_class=fmt,
                        description="list: which datasets are found where. verify [NAME]: checksums and counts of "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 
 import matplotlib
@@ -116,3 +117,28 @@ def image_grid(axes, images: np.ndarray, titles: Sequence[str] | None = None, cm
             ax.imshow(images[i], cmap=cmap)
             if titles is not None:
                 ax.set_title(titles[i], fontsize=9)
+
+
+def result_rows(rows: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[bool] | None]], *,
+                title: str = "", thumb: float = 1.25):
+    """Rows of retrieval results: each row is (row title, images (k, H, W, 3), captions, correct flags or None).
+    A correct result gets a green frame, a wrong one red. Returns the figure."""
+    k = max(len(r[1]) for r in rows)
+    fig, axes = plt.subplots(len(rows), k, figsize=(thumb * k + 1.6, (thumb + 0.42) * len(rows)), squeeze=False,
+                             layout="constrained")
+    for (row_title, images, captions, correct), row_axes in zip(rows, axes):
+        for j, ax in enumerate(row_axes):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j >= len(images):
+                ax.axis("off")
+                continue
+            ax.imshow(images[j])
+            ax.set_title(textwrap.shorten(str(captions[j]), 22, placeholder="..."), fontsize=7)
+            if correct is not None:
+                for spine in ax.spines.values():
+                    spine.set(color="#1a9850" if correct[j] else "#d73027", linewidth=2.5)
+        row_axes[0].set_ylabel(textwrap.fill(row_title, 18), fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title)
+    return fig

@@ -1,7 +1,8 @@
 """TinyImageNet-200: the canonical folder layout, the official zip, or tar.gz tiers, read without extracting.
 
 Images are decoded once to uint8 (n, 64, 64, 3) arrays (grayscale originals replicated to RGB) and cached.
-The labelled validation set serves as the test split. Fewer than 500 training images per class, or
+The labelled validation set serves as the test split. ``classes`` entries read ``"<wnid>\t<words.txt names>"``
+(:func:`wordnet_names` splits them). Fewer than 500 training images per class, or
 fewer than 50 validation images per class, make the dataset partial, with its counts.
 """
 
@@ -148,7 +149,7 @@ class TinyImageNet:
             }
 
         files = [p for p in ([source.folder] if source.kind == "zip" else source.folder.rglob("*")) if p.is_file()]
-        a = decoded_cache(self.name, files, build)
+        a = decoded_cache(self.name, files, build, extra_key="all-wordnet-names")
         wnids = [str(s) for s in a["classes"]]
         per_class_train = np.bincount(a["y_train"], minlength=200)
         per_class_val = np.bincount(a["y_test"], minlength=200)
@@ -167,7 +168,7 @@ class TinyImageNet:
         out = {}
         for line in text.get("words.txt", "").splitlines():
             wnid, _, words = line.partition("\t")
-            out[wnid] = words.split(",")[0].strip()
+            out[wnid] = words.strip()
         return out
 
     def verify(self, source: Source) -> list[Check]:
@@ -189,6 +190,16 @@ class TinyImageNet:
 
     def fetch(self, cache_root: Path, progress: bool = True) -> None:
         download(URL, cache_root / "tiny-imagenet-200.zip", md5=ZIP_MD5, progress=progress)
+
+
+def wordnet_names(classes: list[str]) -> list[list[str]]:
+    """Each class's WordNet names (words.txt, in order; the first is the usual label) from ``Dataset.classes``,
+    whose entries read ``"<wnid>\t<name>, <name>, ..."``."""
+    out = []
+    for entry in classes:
+        wnid, _, words = str(entry).partition("\t")
+        out.append([w.strip() for w in words.split(",") if w.strip()] or [wnid])
+    return out
 
 
 TINY_IMAGENET = TinyImageNet()

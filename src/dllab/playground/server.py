@@ -203,14 +203,6 @@ def create_app() -> FastAPI:
 
 
 def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
-    import socket
+    from dllab.web import serve as serve_app
 
-    import uvicorn
-
-    with socket.socket() as probe:  # a clear line instead of uvicorn's traceback-free exit when the port is taken
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise DllabError(f"cannot serve on {host}:{port} ({exc.strerror}); choose another --port") from None
-    print(f"dllab playground on http://{host}:{port}/  (Ctrl-C stops it)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="warning", ws_max_size=MAX_MESSAGE + 1024)
+    serve_app(create_app(), host, port, "playground", ws_max_size=MAX_MESSAGE + 1024)

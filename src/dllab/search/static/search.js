@@ -1,0 +1,109 @@
+"use strict";
+// The search page: every request goes to the JSON API; errors are shown on the page, never swallowed.
+const $ = (id) => document.getElementById(id);
+let gallerySeed = 0;
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+async function api(url, options) {
+  const response = await fetch(url, options);
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) {
+    const detail = body && body.detail;
+    throw new Error(typeof detail === "string" ? detail : `request failed (${response.status})`);
+  }
+  return body;
+}
+
+function params() {
+  return new URLSearchParams({ k: $("k").value, encoder: $("encoder").value, index: $("index").value });
+}
+
+function card(hit) {
+  const div = document.createElement("div");
+  div.className = "card";
+  const img = document.createElement("img");
+  img.src = `/img/${hit.id}.png`;
+  img.alt = hit.label;
+  const label = document.createElement("div");
+  label.className = "label";
+  label.textContent = hit.label;
+  div.append(img, label);
+  if (hit.distance !== undefined) {
+    const d = document.createElement("div");
+    d.className = "dist";
+    d.textContent = `distance ${hit.distance.toFixed(3)}`;
+    div.append(d);
+  }
+  const more = document.createElement("button");
+  more.type = "button";
+  more.textContent = "more like this";
+  more.addEventListener("click", () => similar(hit.id, hit.label));
+  div.append(more);
+  return div;
+}
+
+function render(title, hits, seconds) {
+  $("results-title").textContent = title;
+  $("results").replaceChildren(...hits.map(card));
+  $("status").textContent = `${hits.length} results in ${(seconds * 1000).toFixed(0)} ms`;
+  showError("");
+}
+
+async function run(title, request) {
+  const t0 = performance.now();
+  try {
+    const body = await request();
+    render(title, body.results, (performance.now() - t0) / 1000);
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+function search(q) {
+  const p = params();
+  p.set("q", q);
+  history.replaceState(null, "", `?${p}`);
+  return run(`Results for "${q}"`, () => api(`/api/search?${p}`));
+}
+
+function similar(id, label) {
+  return run(`More like image ${id} (${label})`, () => api(`/api/similar/${id}?${params()}`));
+}
+
+async function gallery() {
+  try {
+    const body = await api(`/api/gallery?n=24&seed=${gallerySeed}`);
+    $("gallery").replaceChildren(...body.results.map(card));
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+async function init() {
+  const info = await api("/api/info");
+  $("source").textContent = `${info.n_images} images, ${info.n_labels} labels. ${info.source}`;
+  for (const [select, values] of [["encoder", info.encoders], ["index", info.indexes]]) {
+    $(select).replaceChildren(...values.map((v) => new Option(v, v)));
+  }
+  $("k").max = info.max_k;
+  const url = new URLSearchParams(location.search);
+  for (const key of ["k", "encoder", "index"]) if (url.get(key)) $(key).value = url.get(key);
+  $("query-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    search($("q").value);
+  });
+  $("upload").addEventListener("change", () => {
+    const file = $("upload").files[0];
+    if (file) run(`Images like ${file.name}`, () => api(`/api/search-image?${params()}`, { method: "POST", body: file }));
+  });
+  $("shuffle").addEventListener("click", () => { gallerySeed += 1; gallery(); });
+  await gallery();
+  if (url.get("q")) { $("q").value = url.get("q"); await search(url.get("q")); }
+}
+
+init().catch((e) => showError(`the page could not start: ${e.message}`));
