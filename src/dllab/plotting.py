@@ -134,7 +134,7 @@ def result_rows(rows: Sequence[tuple[str, np.ndarray, Sequence[str], Sequence[bo
                 ax.axis("off")
                 continue
             ax.imshow(images[j])
-            ax.set_title(textwrap.shorten(str(captions[j]), 22, placeholder="..."), fontsize=7)
+            ax.set_title(textwrap.shorten(str(captions[j]), 30, placeholder="..."), fontsize=6.5)
             if correct is not None:
                 for spine in ax.spines.values():
                     spine.set(color="#1a9850" if correct[j] else "#d73027", linewidth=2.5)

@@ -87,7 +87,7 @@ def run(cfg: Config, rec) -> dict:
     fig, ax = plotting.subplots(width=6.5, height=3.8)
     for j, (name, f) in enumerate(fitted.items()):
         ax.plot(f["losses"], color=f"C{j % 10}", lw=1, label=name if j < 10 else None)
-    ax.set(title="Query MLP training loss per label", xlabel="SGD step", ylabel="multi-positive InfoNCE (nats)")
+    ax.set(title="Query MLP training loss per label", xlabel="SGD step", ylabel="mean -log softmax of positives")
     ax.legend(fontsize=6, ncol=2)
     rec.figure(fig, "mlp_loss", "Each label's MLP, trained on that label's training images against all others.")
     show = worst[:min(5, len(worst))]

@@ -12,7 +12,10 @@ class LitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    resolution: int = Field(128, ge=32, le=512, description="image tower input size (64 px images upsampled)")
+    # the resolution study (search-encoder, training images only): nearest-class-mean accuracy 0.32 / 0.44 / 0.49
+    # / 0.56 at 64 / 96 / 128 / 160 px, at 842 / 307 / 147 / 83 images/s; held-out caption -> image top-5 of the
+    # trained heads 0.857 at 128 px, 0.910 at 160 px. 160 px embeds 50,000 images in about 10 min on 2 cores.
+    resolution: int = Field(160, ge=32, le=512, description="image tower input size (64 px images upsampled)")
     dim: int = Field(256, ge=8, le=2048, description="embedding dimension of the joint space")
     hidden: int = Field(0, ge=0, description="hidden width of the image head (0: one linear layer)")
     # 15 epochs with strong decoupled weight decay: on the held-out training images, 30 epochs at 1e-4 peaked at
