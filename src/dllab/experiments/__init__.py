@@ -27,6 +27,7 @@ EXPERIMENTS: dict[str, str] = {
     "flip-robustness": "dllab.experiments.flip_robustness",
     "random-labels": "dllab.experiments.random_labels",
     "playground-study": "dllab.experiments.playground_study",
+    "cifar-fast": "dllab.experiments.cifar_fast",
     "search-encoder": "dllab.experiments.search_encoder",
     "clip-search": "dllab.experiments.clip_search",
     "clip-classifier": "dllab.experiments.clip_classifier",

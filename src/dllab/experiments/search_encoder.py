@@ -86,7 +86,7 @@ def run(cfg: Config, rec) -> dict:
                      "images are never used here. ImageNet-1k pretrained weights may have seen images that "
                      "TinyImageNet also holds (TinyImageNet is drawn from ImageNet).")
     texts, caption_labels = captions(names, cfg.lit.max_names)
-    image_tower, text_tower = ImageTower(cfg.lit.resolution), TextTower()
+    image_tower, text_tower = ImageTower(cfg.lit.resolution, flip=cfg.lit.flip), TextTower()
     feats = image_tower.features(x, rec._show_progress)
     caption_feats = text_tower.features(texts)
 
@@ -99,7 +99,7 @@ def run(cfg: Config, rec) -> dict:
     heads.save(rec.dir / HEADS_FILE)
     study = rec.stage("resolution_study", lambda: _resolution_study(
         x, y, cfg.resolutions, min(cfg.study_per_class, cfg.n_per_class or cfg.study_per_class),
-        cfg.lit.resolution, feats))
+        cfg.lit.resolution, None if cfg.lit.flip else feats))
 
     # -- report
     ep = [h["epoch"] for h in history]

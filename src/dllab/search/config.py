@@ -16,6 +16,7 @@ class LitConfig(BaseModel):
     # / 0.56 at 64 / 96 / 128 / 160 px, at 842 / 307 / 147 / 83 images/s; held-out caption -> image top-5 of the
     # trained heads 0.857 at 128 px, 0.910 at 160 px. 160 px embeds 50,000 images in about 10 min on 2 cores.
     resolution: int = Field(160, ge=32, le=512, description="image tower input size (64 px images upsampled)")
+    flip: bool = Field(False, description="image features = mean over the image and its mirror image")
     dim: int = Field(256, ge=8, le=2048, description="embedding dimension of the joint space")
     hidden: int = Field(0, ge=0, description="hidden width of the image head (0: one linear layer)")
     # 15 epochs with strong decoupled weight decay: on the held-out training images, 30 epochs at 1e-4 peaked at

@@ -159,7 +159,7 @@ class LitEncoder(Encoder):
 
     def __init__(self, heads, image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
         self.heads = heads.eval()
-        self.image_tower = image_tower or ImageTower(heads.resolution)
+        self.image_tower = image_tower or ImageTower(heads.resolution, flip=heads.flip)
         self.text_tower = text_tower or TextTower()
         self.dim = heads.dim
         self.name = f"lit:{heads.fingerprint()}"

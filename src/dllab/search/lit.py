@@ -46,11 +46,11 @@ class LitHeads(nn.Module):
     """``image``: centre on the training features' mean, then linear (or an MLP); ``text``: linear."""
 
     def __init__(self, image_dim: int = 1280, text_dim: int = 384, dim: int = 256, hidden: int = 0,
-                 resolution: int = 128):
+                 resolution: int = 128, flip: bool = False):
         super().__init__()
         self.settings = {"image_dim": image_dim, "text_dim": text_dim, "dim": dim, "hidden": hidden,
-                         "resolution": resolution}
-        self.dim, self.resolution = dim, resolution
+                         "resolution": resolution, "flip": flip}
+        self.dim, self.resolution, self.flip = dim, resolution, flip
         self.register_buffer("image_mean", torch.zeros(image_dim))
         layers = ([nn.Linear(image_dim, hidden), nn.GELU(), nn.Linear(hidden, dim)] if hidden
                   else [nn.Linear(image_dim, dim)])
@@ -145,7 +145,7 @@ def train_heads(features: np.ndarray, labels: np.ndarray, caption_features: np.n
     hold, fit_idx = order[:n_hold], order[n_hold:]
     by_class = [torch.where(ty == c)[0] for c in range(n_classes)]
     with torch_stream(seed, "lit", "init"):
-        heads = LitHeads(x.shape[1], t.shape[1], cfg.dim, cfg.hidden, cfg.resolution)
+        heads = LitHeads(x.shape[1], t.shape[1], cfg.dim, cfg.hidden, cfg.resolution, cfg.flip)
     heads.image_mean.copy_(x[fit_idx].mean(0))
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, -(-len(fit_idx) // cfg.batch_size))
@@ -224,7 +224,7 @@ def load_heads(path: str | Path | None = None, cfg: LitConfig | None = None, n_p
 
     _, x, y, names = training_set(n_per_class)
     texts, caption_labels = captions(names, cfg.max_names)
-    feats = ImageTower(cfg.resolution).features(x, progress)
+    feats = ImageTower(cfg.resolution, flip=cfg.flip).features(x, progress)
     heads, _ = train_heads(feats, y, TextTower().features(texts), caption_labels, cfg, seed, progress=progress)
     heads.save(p)
     return heads

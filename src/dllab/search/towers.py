@@ -88,18 +88,19 @@ def _quiet_transformers() -> None:
 
 class ImageTower:
     """Frozen EfficientNet-Lite0 (ImageNet-1k): 1280-d pooled features at ``resolution`` px (bilinear upsampling
-    of the 64 px TinyImageNet images), cached per image set."""
+    of the 64 px TinyImageNet images), cached per image set. ``flip``: the mean of the features of the image and
+    of its mirror image (test-time augmentation; twice the compute, each half cached on its own)."""
 
     dim = 1280
 
-    def __init__(self, resolution: int = 128, batch_size: int = 128):
+    def __init__(self, resolution: int = 128, batch_size: int = 128, flip: bool = False):
         from dllab.search.efficientnet import load_pretrained
 
-        self.resolution = resolution
+        self.resolution, self.flip = resolution, flip
         self.batch_size = batch_size
         self.device = device()
         self.model = load_pretrained().to(self.device)
-        self.name = f"efficientnet-lite0@{resolution}"
+        self.name = f"efficientnet-lite0@{resolution}{'+flip' if flip else ''}"
 
     def prepare(self, pixels: torch.Tensor) -> torch.Tensor:
         from dllab.search.efficientnet import normalize
@@ -112,12 +113,18 @@ class ImageTower:
 
     def features(self, images: np.ndarray, progress: bool | None = None) -> np.ndarray:
         pixels = to_nchw(images)
+        key = images_key(images)
 
-        def run(a: int, b: int) -> torch.Tensor:
-            return self.model.features(self.prepare(pixels[a:b]))
+        def view(mirror: bool) -> np.ndarray:
+            def run(a: int, b: int) -> torch.Tensor:
+                x = pixels[a:b]
+                return self.model.features(self.prepare(x.flip(-1) if mirror else x))
 
-        return cached("lite0", f"{self.resolution}-{images_key(images)}",
-                      lambda: batched(run, len(pixels), self.batch_size, f"image tower ({self.name})", progress))
+            return cached("lite0", f"{self.resolution}{'-mirror' if mirror else ''}-{key}",
+                          lambda: batched(run, len(pixels), self.batch_size,
+                                          f"image tower ({self.name}{', mirrored' if mirror else ''})", progress))
+
+        return (view(False) + view(True)) / 2 if self.flip else view(False)
 
 
 class TextTower:

@@ -1,0 +1,257 @@
+"""Fast CIFAR-10 training: the airbench94 recipe (Keller Jordan, "94% on CIFAR-10 in 3.29 seconds on a single
+GPU", 2024), written for dllab from the paper's description and published numbers, on the CPU.
+
+The pieces, each a few lines: a 2x2 patch-whitening first layer (eigenvectors of the training patches'
+covariance, +- each), three conv groups (conv, max-pool, batch norm with frozen scale, GELU, conv, BN, GELU) of
+widths 64/256/256, logits scaled by 1/9; Nesterov SGD in decoupled form (lr and weight decay per 1,024 examples,
+batch-norm biases at 64x the learning rate); label smoothing 0.2; a triangular schedule; lookahead (an EMA of the
+weights every 5 steps, its decay rising as the cube of progress); alternating flips (a random half flipped once,
+then every image flipped every other epoch) and 2-pixel reflect translations; the whitening bias trained for 3
+epochs only; test-time augmentation over mirror and one-pixel translations. bf16 autocast is used only where a
+short measurement at start-up finds it faster on the CPU at hand (:func:`choose_precision`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from dllab.nn.data import random_crop
+from dllab.seeding import torch_generator, torch_stream
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+class FastConfig(BaseModel):
+    """One recipe's numbers (defaults: airbench94 as published)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    epochs: float = Field(9.9, gt=0, description="training epochs (fractional: the last one stops early)")
+    batch_size: int = Field(1024, ge=1)
+    lr: float = Field(11.5, gt=0, description="learning rate per 1,024 examples (decoupled from momentum)")
+    momentum: float = Field(0.85, ge=0, lt=1, description="Nesterov momentum")
+    weight_decay: float = Field(0.0153, ge=0, description="weight decay per 1,024 examples (decoupled from lr)")
+    bias_scaler: float = Field(64.0, gt=0, description="learning-rate multiplier of batch-norm biases")
+    label_smoothing: float = Field(0.2, ge=0, lt=1)
+    whiten_bias_epochs: int = Field(3, ge=0, description="epochs the whitening layer's bias trains")
+    widths: tuple[int, int, int] = (64, 256, 256)
+    bn_momentum: float = Field(0.6, gt=0, lt=1, description="running-statistics momentum (airbench convention)")
+    scaling: float = Field(1 / 9, gt=0, description="logit scale")
+    flip: bool = Field(True, description="alternating flips")
+    translate: int = Field(2, ge=0, description="random translation (reflect padding) in pixels")
+    lookahead: bool = Field(True, description="EMA of the weights every 5 steps")
+    tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
+    channels_last: bool = True
+    eval_each_epoch: bool = Field(True, description="accuracy (no TTA) after every epoch; off for timed runs")
+
+
+def _bn(c: int, momentum: float) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(c, eps=1e-12, momentum=1 - momentum)
+    bn.weight.requires_grad_(False)  # frozen scale of 1: only the bias trains
+    return bn
+
+
+class ConvGroup(nn.Module):
+    def __init__(self, c_in: int, c_out: int, bn_momentum: float):
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.norm1 = _bn(c_out, bn_momentum)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.norm2 = _bn(c_out, bn_momentum)
+        for conv in (self.conv1, self.conv2):  # identity-initialised first channels, as airbench
+            nn.init.dirac_(conv.weight.data[:conv.weight.shape[1]])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return F.gelu(self.norm2(self.conv2(x)))
+
+
+class AirNet(nn.Module):
+    def __init__(self, widths=(64, 256, 256), bn_momentum: float = 0.6, scaling: float = 1 / 9):
+        super().__init__()
+        self.whiten = nn.Conv2d(3, 24, 2, padding=0, bias=True)
+        self.whiten.weight.requires_grad_(False)
+        self.groups = nn.Sequential(ConvGroup(24, widths[0], bn_momentum),
+                                    ConvGroup(widths[0], widths[1], bn_momentum),
+                                    ConvGroup(widths[1], widths[2], bn_momentum))
+        self.head = nn.Linear(widths[2], 10, bias=False)
+        self.scaling = scaling
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.groups(F.gelu(self.whiten(x)))
+        return self.head(F.max_pool2d(x, 3).flatten(1)) * self.scaling
+
+
+def init_whitening(conv: nn.Conv2d, images: torch.Tensor, eps: float = 5e-4) -> None:
+    """Set a 2x2 conv to +- the eigenvectors of the patch covariance of ``images`` scaled by 1/sqrt(eigenvalue)."""
+    c, (h, w) = images.shape[1], conv.weight.shape[2:]
+    patches = images.float().unfold(2, h, 1).unfold(3, w, 1).permute(0, 2, 3, 1, 4, 5).reshape(-1, c * h * w)
+    cov = patches.T @ patches / len(patches)
+    values, vectors = torch.linalg.eigh(cov)
+    values, vectors = values.flip(0), vectors.T.flip(0)
+    scaled = (vectors / torch.sqrt(values + eps)[:, None]).reshape(-1, c, h, w)
+    conv.weight.data.copy_(torch.cat([scaled, -scaled]))
+
+
+def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 NHWC -> normalised float NCHW."""
+    x = x_uint8.permute(0, 3, 1, 2).float().div_(255)
+    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch: int = 1000) -> torch.Tensor:
+    """Logits averaged over views: 0 the image, 1 + its mirror, 2 + one-pixel translations (up-left,
+    down-right; reflect padding), weighted as airbench does (half the plain views, half the translated)."""
+    model.eval()
+    out = []
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        for i in range(0, len(x), batch):
+            xb = x[i:i + batch]
+
+            def mirror(v):
+                return model(v).float() if level == 0 else 0.5 * (model(v).float() + model(v.flip(-1)).float())
+
+            logits = mirror(xb)
+            if level >= 2:
+                p = F.pad(xb, (1, 1, 1, 1), mode="reflect")
+                shifted = [p[..., 0:32, 0:32], p[..., 2:34, 2:34]]
+                logits = 0.5 * logits + 0.5 * torch.stack([mirror(s) for s in shifted]).mean(0)
+            out.append(logits)
+    return torch.cat(out)
+
+
+def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 3) -> tuple[bool, dict]:
+    """Time ``steps`` training steps (forward + backward, after one warm-up) in fp32 and in bf16 autocast on this
+    CPU; bf16 is chosen only if faster. The model's weights and gradients are left as they were."""
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    times = {}
+    for bf16 in (False, True):
+        for i in range(steps + 1):
+            if i == 1:
+                t0 = time.perf_counter()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                loss = F.cross_entropy(model(x).float(), y)
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+        times["bf16" if bf16 else "fp32"] = (time.perf_counter() - t0) / steps
+    model.load_state_dict(state)
+    return times["bf16"] < times["fp32"], {k: round(v, 4) for k, v in times.items()}
+
+
+def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor | None,
+               y_eval: torch.Tensor | None, *, seed: int, log: Callable[[dict], None] | None = None,
+               progress: bool | None = None) -> dict:
+    """Train an :class:`AirNet` with ``cfg`` on uint8 NHWC images; evaluate on (x_eval, y_eval) after each epoch
+    (without TTA) and at the end with TTA. Returns {"model", "accuracy", "history", "time_s", "bf16", ...}.
+    The time counts everything after the data is loaded: set-up, whitening, training and evaluation."""
+    from dllab.progress import progress_bar
+
+    t_start = time.perf_counter()
+    x = normalize(x_train)
+    y = y_train.long()
+    gen = torch_generator(seed, "cifar-fast", "data")
+    with torch_stream(seed, "cifar-fast", "init"):
+        model = AirNet(cfg.widths, cfg.bn_momentum, cfg.scaling)
+    init_whitening(model.whiten, x[:5000])
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    if cfg.precision == "auto":
+        bf16, step_times = choose_precision(model, x[:cfg.batch_size // 4], y[:cfg.batch_size // 4])
+    else:
+        bf16, step_times = cfg.precision == "bf16", {}
+    kilostep = 1024 * (1 + 1 / (1 - cfg.momentum))
+    lr = cfg.lr / kilostep
+    wd = cfg.weight_decay * cfg.batch_size / kilostep
+    norm_biases = [p for n, p in model.named_parameters() if "norm" in n and p.requires_grad]
+    others = [p for n, p in model.named_parameters() if "norm" not in n and p.requires_grad]
+    bias_lr = lr * cfg.bias_scaler
+    opt = torch.optim.SGD([{"params": norm_biases, "lr": bias_lr, "weight_decay": wd / bias_lr},
+                           {"params": others, "lr": lr, "weight_decay": wd / lr}],
+                          momentum=cfg.momentum, nesterov=True)
+    base_lrs = [g["lr"] for g in opt.param_groups]
+    steps_per_epoch = len(x) // cfg.batch_size
+    total = math.ceil(steps_per_epoch * cfg.epochs)
+    warm = int(0.23 * total)
+
+    def schedule(step: int) -> float:
+        if step < warm:
+            return 0.2 + 0.8 * step / warm
+        return 1.0 + (0.07 - 1.0) * (step - warm) / max(1, total - warm)
+
+    ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.lookahead else None
+
+    def lookahead(decay: float) -> None:
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                if v.dtype.is_floating_point:
+                    ema[k].lerp_(v, 1 - decay)
+                    v.copy_(ema[k])
+
+    flipped = x
+    if cfg.flip:  # a random half flipped once; then every image flips every other epoch
+        mask = (torch.rand(len(x), generator=gen) < 0.5).view(-1, 1, 1, 1)
+        flipped = torch.where(mask, x.flip(-1), x)
+    history, step = [], 0
+    with progress_bar("cifar-fast", total, enabled=progress) as bar:
+        for epoch in range(1, math.ceil(cfg.epochs) + 1):
+            model.train()
+            model.whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
+            base = flipped.flip(-1) if cfg.flip and epoch % 2 == 0 else flipped
+            data = random_crop(base, cfg.translate, gen) if cfg.translate else base
+            order = torch.randperm(len(x), generator=gen)
+            sum_loss, correct, seen = 0.0, 0, 0
+            for i in range(steps_per_epoch):
+                if step >= total:
+                    break
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                xb, yb = data[idx], y[idx]
+                for g, base_lr in zip(opt.param_groups, base_lrs):
+                    g["lr"] = base_lr * schedule(step)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                    out = model(xb)
+                loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing, reduction="sum")
+                if not torch.isfinite(loss):
+                    from dllab.errors import DivergenceError
+
+                    raise DivergenceError(f"cifar-fast: the loss became {float(loss)} at epoch {epoch}, step {i + 1}; "
+                                          "lower lr (--set fast.lr=...)")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if ema is not None and step % 5 == 0:
+                    lookahead(0.95 ** 5 * (step / total) ** 3)
+                sum_loss += float(loss.detach())
+                correct += int((out.detach().argmax(1) == yb).sum())
+                seen += len(idx)
+                bar.advance(1, loss=sum_loss / seen)
+            if ema is not None and step >= total:
+                lookahead(1.0)  # the final weights are the EMA's
+            rec = {"epoch": epoch, "train_loss": sum_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
+                   "time_s": round(time.perf_counter() - t_start, 2)}
+            if x_eval is not None and cfg.eval_each_epoch:
+                t_eval = time.perf_counter()
+                pred = tta_logits(model, normalize(x_eval), 0, bf16).argmax(1)
+                rec["eval_acc"] = float((pred == y_eval).float().mean())
+                rec["eval_s"] = round(time.perf_counter() - t_eval, 2)
+            history.append(rec)
+            if log is not None:
+                log(rec)
+    result = {"model": model, "history": history, "bf16": bf16, "step_times": step_times, "steps": step}
+    if x_eval is not None:
+        pred = tta_logits(model, normalize(x_eval), cfg.tta_level, bf16).argmax(1)
+        result["accuracy"] = float((pred == y_eval).float().mean())
+    result["time_s"] = time.perf_counter() - t_start
+    return result
