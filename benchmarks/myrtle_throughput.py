@@ -13,23 +13,13 @@ warm-up steps); it is printed separately. Uses random inputs: no dataset needed.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
 from dllab.environment import cpu_cores, describe_cpu
 from dllab.nn.models import make_cnn, myrtle_flops
+from dllab.nn.throughput import matmul_gflops, train_rate
 from dllab.seeding import torch_stream
-
-
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
-
 
 VARIANTS = {  # name -> (bf16, channels_last, compile)
     "fp32": (False, False, False),
@@ -39,34 +29,13 @@ VARIANTS = {  # name -> (bf16, channels_last, compile)
 }
 
 
-def train_rate(c: int, bf16: bool, channels_last: bool, compile_: bool, steps: int, batch: int
-               ) -> tuple[float, float]:
-    """(images/s, seconds of the two warm-up steps, which include any compilation)."""
+def _rate(c: int, bf16: bool, channels_last: bool, compile_: bool, steps: int, batch: int) -> tuple[float, float]:
     with torch_stream(0, "init"):
         net = make_cnn(c)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    forward = torch.compile(net) if compile_ else net
-    opt = torch.optim.SGD(net.parameters(), lr=0.1)
-    x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
-    if channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    t = time.perf_counter()
-    step()
-    step()
-    warm = time.perf_counter() - t
-    t = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return steps * batch / (time.perf_counter() - t), warm
+    return train_rate(net, batch, steps, bf16=bf16, channels_last=channels_last,
+                      forward=torch.compile(net) if compile_ else None)
 
 
 def main() -> None:
@@ -87,7 +56,7 @@ def main() -> None:
         for name, (bf16, cl, comp) in VARIANTS.items():
             if comp and args.no_compile:
                 continue
-            rate, warm = train_rate(c, bf16, cl, comp, args.steps, args.batch)
+            rate, warm = _rate(c, bf16, cl, comp, args.steps, args.batch)
             base = base or rate
             gflops = 3 * myrtle_flops(c) * rate / 1e9
             print(f"{c:>5} {name:<28} {rate:>9.0f} {rate / base:>6.2f} {gflops:>8.1f} {gflops / ceiling:>8.0%} "
