@@ -11,7 +11,7 @@ from pydantic import Field
 
 from dllab import courses
 from dllab.config import ExperimentConfig
-from dllab.nn.fast import FastConfig
+from dllab.nn.config import FastConfig
 
 DESCRIPTION = "fast CIFAR-10 on the CPU: airbench94 (our implementation) and the dllab recipe, 94% / 85% targets"
 HOMEWORK = [(courses.CS229BR, "Q2.1 (fast training)")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dllab.training import TrainConfig
 
@@ -25,3 +25,28 @@ class TorchTrainConfig(TrainConfig):
     eval_batch_size: int = Field(1000, ge=1, description="images per forward pass when evaluating")
     stop_at_train_acc: float | None = Field(None, gt=0, le=1, description="stop once train accuracy reaches this")
     checkpoint: bool = Field(True, description="save a checkpoint each epoch (needed for --resume)")
+
+
+class FastConfig(BaseModel):
+    """One recipe's numbers (defaults: airbench94 as published)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    epochs: float = Field(9.9, gt=0, description="training epochs (fractional: the last one stops early)")
+    batch_size: int = Field(1024, ge=1)
+    lr: float = Field(11.5, gt=0, description="learning rate per 1,024 examples (decoupled from momentum)")
+    momentum: float = Field(0.85, ge=0, lt=1, description="Nesterov momentum")
+    weight_decay: float = Field(0.0153, ge=0, description="weight decay per 1,024 examples (decoupled from lr)")
+    bias_scaler: float = Field(64.0, gt=0, description="learning-rate multiplier of batch-norm biases")
+    label_smoothing: float = Field(0.2, ge=0, lt=1)
+    whiten_bias_epochs: int = Field(3, ge=0, description="epochs the whitening layer's bias trains")
+    widths: tuple[int, int, int] = (64, 256, 256)
+    bn_momentum: float = Field(0.6, gt=0, lt=1, description="running-statistics momentum (airbench convention)")
+    scaling: float = Field(1 / 9, gt=0, description="logit scale")
+    flip: bool = Field(True, description="alternating flips")
+    translate: int = Field(2, ge=0, description="random translation (reflect padding) in pixels")
+    lookahead: bool = Field(True, description="EMA of the weights every 5 steps")
+    tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
+    channels_last: bool = True
+    eval_each_epoch: bool = Field(True, description="accuracy (no TTA) after every epoch; off for timed runs")

@@ -19,39 +19,14 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from dllab.nn.config import FastConfig
 from dllab.nn.data import random_crop
 from dllab.seeding import torch_generator, torch_stream
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
-
-
-class FastConfig(BaseModel):
-    """One recipe's numbers (defaults: airbench94 as published)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    epochs: float = Field(9.9, gt=0, description="training epochs (fractional: the last one stops early)")
-    batch_size: int = Field(1024, ge=1)
-    lr: float = Field(11.5, gt=0, description="learning rate per 1,024 examples (decoupled from momentum)")
-    momentum: float = Field(0.85, ge=0, lt=1, description="Nesterov momentum")
-    weight_decay: float = Field(0.0153, ge=0, description="weight decay per 1,024 examples (decoupled from lr)")
-    bias_scaler: float = Field(64.0, gt=0, description="learning-rate multiplier of batch-norm biases")
-    label_smoothing: float = Field(0.2, ge=0, lt=1)
-    whiten_bias_epochs: int = Field(3, ge=0, description="epochs the whitening layer's bias trains")
-    widths: tuple[int, int, int] = (64, 256, 256)
-    bn_momentum: float = Field(0.6, gt=0, lt=1, description="running-statistics momentum (airbench convention)")
-    scaling: float = Field(1 / 9, gt=0, description="logit scale")
-    flip: bool = Field(True, description="alternating flips")
-    translate: int = Field(2, ge=0, description="random translation (reflect padding) in pixels")
-    lookahead: bool = Field(True, description="EMA of the weights every 5 steps")
-    tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
-    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
-    channels_last: bool = True
-    eval_each_epoch: bool = Field(True, description="accuracy (no TTA) after every epoch; off for timed runs")
 
 
 def _bn(c: int, momentum: float) -> nn.BatchNorm2d:
