@@ -201,8 +201,10 @@ def build_suite_report(out: str | Path, runs: list[dict], *, title: str, meta: s
     for r in runs:
         status = {"finished": "<span class='pass'>finished</span>", "failed": "<span class='bad'>failed</span>"}.get(
             r["status"], html.escape(r["status"]))
-        heads = "<br>".join(f"{html.escape(label)}: <b>{fmt_number(v, key) if isinstance(v, (int, float)) else _fmt(v)}"
-                            "</b>" for label, (v, key) in r.get("headline", {}).items())
+        # the label joins the key in deciding whether a value is a share ("held-out top-5 accuracy": holdout_top5)
+        heads = "<br>".join(f"{html.escape(label)}: <b>"
+                            f"{fmt_number(v, f'{label} {key}') if isinstance(v, (int, float)) else _fmt(v)}</b>"
+                            for label, (v, key) in r.get("headline", {}).items())
         name = html.escape(r["experiment"])
         cell = f"<a href='#exp-{name}'>{name}</a>" if r["status"] == "finished" else name
         note = f"<br><span class='bad'>{html.escape(r['error'])}</span>" if r.get("error") else ""

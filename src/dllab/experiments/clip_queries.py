@@ -10,7 +10,8 @@ from dllab.experiments._search import SMOKE_LIT, SearchConfig
 
 DESCRIPTION = "improve the 10 worst labels' queries: per-label MLP (SGD) vs mean training-image embedding"
 HOMEWORK = [(courses.CS229BR, "Q2.4.2")]
-HEADLINE = {"worst-10 before": "before_mean", "after MLP": "mlp_mean", "after mean embedding": "mean_embedding_mean"}
+HEADLINE = {"worst-10 accuracy before": "before_mean", "accuracy after MLP": "mlp_mean",
+            "accuracy after mean embedding": "mean_embedding_mean"}
 ESTIMATE_S = {"smoke": 20, "cpu": 150, "full": 150}
 NEEDS = {"lit_model": "search-encoder"}
 

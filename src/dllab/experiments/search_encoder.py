@@ -12,7 +12,7 @@ from dllab.search.config import LitConfig
 
 DESCRIPTION = "train the offline lit encoder (LiT heads on frozen EfficientNet-Lite0 + MiniLM) on TinyImageNet"
 HOMEWORK = [(courses.CS229BR, "Q2.3 (the encoder)")]
-HEADLINE = {"held-out top-5": "holdout_top5", "resolution": "resolution"}
+HEADLINE = {"held-out top-5 accuracy": "holdout_top5", "resolution (px)": "resolution"}
 ESTIMATE_S = {"smoke": 20, "cpu": 900, "full": 1100}
 
 
