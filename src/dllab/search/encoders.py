@@ -103,7 +103,11 @@ class ClipEncoder(Encoder):
         self.size = int(cfg.vision_config.image_size)
         self.mean, self.std = self._norm_stats(model)
         self.name = f"clip:{Path(model).name if local else model}"
-        self._key = hashlib.sha256(f"{self.name}{sum(p.numel() for p in self.model.parameters())}".encode())
+        # the cache key is the weights' content: two checkpoints of one architecture never share embeddings
+        self._key = hashlib.sha256(self.name.encode())
+        for t in self.model.state_dict().values():
+            self._key.update(t.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes()
+                             if t.numel() else b"")
 
     @staticmethod
     def _norm_stats(model: str) -> tuple[torch.Tensor, torch.Tensor]:
