@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dllab.nn.config import FastConfig
-from dllab.nn.data import random_crop
+from dllab.nn.data import images_to_float, random_crop
 from dllab.seeding import torch_generator, torch_stream
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -78,11 +78,8 @@ def init_whitening(conv: nn.Conv2d, images: torch.Tensor, eps: float = 5e-4) -> 
 
 
 def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
-    """uint8 NHWC -> normalised float NCHW."""
-    x = x_uint8.permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
-    return (x - mean) / std
+    """uint8 NHWC -> float NCHW normalised by the CIFAR-10 channel statistics."""
+    return images_to_float(x_uint8, CIFAR_MEAN, CIFAR_STD)
 
 
 def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch: int = 1000) -> torch.Tensor:
@@ -134,6 +131,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
 
     t_start = time.perf_counter()
     x = normalize(x_train)
+    x_eval_n = normalize(x_eval) if x_eval is not None else None  # once, not per evaluation
     y = y_train.long()
     gen = torch_generator(seed, "cifar-fast", "data")
     with torch_stream(seed, "cifar-fast", "init"):
@@ -218,7 +216,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                    "time_s": round(time.perf_counter() - t_start, 2)}
             if x_eval is not None and cfg.eval_each_epoch:
                 t_eval = time.perf_counter()
-                pred = tta_logits(model, normalize(x_eval), 0, bf16).argmax(1)
+                pred = tta_logits(model, x_eval_n, 0, bf16).argmax(1)
                 rec["eval_acc"] = float((pred == y_eval).float().mean())
                 rec["eval_s"] = round(time.perf_counter() - t_eval, 2)
             history.append(rec)
@@ -226,7 +224,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                 log(rec)
     result = {"model": model, "history": history, "bf16": bf16, "step_times": step_times, "steps": step}
     if x_eval is not None:
-        pred = tta_logits(model, normalize(x_eval), cfg.tta_level, bf16).argmax(1)
+        pred = tta_logits(model, x_eval_n, cfg.tta_level, bf16).argmax(1)
         result["accuracy"] = float((pred == y_eval).float().mean())
     result["time_s"] = time.perf_counter() - t_start
     return result
