@@ -90,3 +90,55 @@ def test_normalize_matches_published_stats(shared_data):
     ds, x, _ = _tiny(shared_data)
     z = normalize(x)
     assert z.shape == (512, 3, 32, 32) and abs(float(z.mean())) < 0.2
+
+
+@pytest.mark.parametrize("optimizer", ["nesterov", "muon"])
+def test_optimizers_cover_each_trainable_parameter_once(optimizer):
+    from dllab.nn.fast import make_optimizers
+
+    for whitening, bn_scale in ((True, False), (False, True)):
+        net = AirNet((8, 16, 16))
+        net.whiten.weight.requires_grad_(not whitening)
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.requires_grad_(bn_scale)
+        opts, groups = make_optimizers(FastConfig(optimizer=optimizer), net)
+        seen = [id(p) for o in opts for g in o.param_groups for p in g["params"]]
+        assert sorted(seen) == sorted(id(p) for p in net.parameters() if p.requires_grad)
+        if optimizer == "muon":  # Muon takes the conv filters, SGD the rest
+            assert {p.ndim for p in groups["filters"]["params"]} == {4}
+            assert groups["head"]["params"] == [net.head.weight]
+
+
+def test_airnet_takes_low_resolution_crops():
+    """Progressive resizing: the global max at the end makes any input size work; at 32 px it is the 3x3 pool."""
+    net = AirNet((8, 16, 16)).eval()
+    assert net(torch.randn(2, 3, 24, 24)).shape == (2, 10)
+    x = torch.randn(2, 3, 32, 32)
+    h = net.groups(torch.nn.functional.gelu(net.whiten(x)))
+    assert h.shape[-2:] == (3, 3)
+    torch.testing.assert_close(net(x), net.head(torch.nn.functional.max_pool2d(h, 3).flatten(1)) * net.scaling)
+
+
+@pytest.mark.parametrize("change", [dict(optimizer="muon", schedule="linear", lookahead=False, head_unit_std=True),
+                                    dict(low_res=24, low_res_epochs=1), dict(alternate_flip=False),
+                                    dict(whitening=False, train_bn_scale=True)])
+def test_recipe_variants_train(shared_data, change):
+    ds, x, y = _tiny(shared_data)
+    cfg = FastConfig(epochs=2.0, batch_size=128, widths=(8, 16, 16), precision="fp32", tta_level=1, **change)
+    r = train_fast(cfg, x, y, x[:200], y[:200], seed=0)
+    assert r["steps"] == 8 and 0 <= r["accuracy"] <= 1 and 0 <= r["accuracy_no_tta"] <= 1
+    assert np.isfinite(r["history"][-1]["train_loss"])
+    if change.get("whitening") is False:  # the first layer trained as an ordinary conv
+        assert r["model"].whiten.weight.requires_grad
+
+
+def test_ablation_rows_are_changes_from_the_recipe():
+    from dllab.experiments.cifar_fast import ablation_rows
+
+    runs = {"none": [{"accuracy": 0.86, "time_s": 100.0}, {"accuracy": 0.88, "time_s": 110.0}],
+            "translation": [{"accuracy": 0.84, "time_s": 100.0}, {"accuracy": 0.85, "time_s": 100.0}]}
+    rows = ablation_rows(runs)
+    assert rows[0]["removed"].startswith("nothing") and rows[0]["change (points)"] == 0
+    assert rows[1]["change (points)"] == pytest.approx(-2.5) and rows[1]["time / recipe's"] == pytest.approx(0.95)
+    assert rows[1]["seeds"] == 2

@@ -36,13 +36,29 @@ class Config(ExperimentConfig):
     n_train: int | None = Field(None, ge=100, description="first n training images (smoke runs)")
     n_eval: int | None = Field(None, ge=100, description="first n evaluation images (smoke runs; None: all)")
     fast: FastConfig | None = Field(None, description="overrides of the recipe's numbers (None: the recipe's)")
+    ablation: bool = Field(False, description="also train the 85% recipe with each trick removed in turn")
+    ablation_seeds: int = Field(3, ge=1, le=10, description="seeds per ablation row")
 
+
+# trick -> the overrides that remove it from a recipe (TTA needs no retraining: the runs measure both)
+ABLATIONS: dict[str, dict] = {
+    "patch whitening": {"whitening": False},
+    "frozen batch-norm scale": {"train_bn_scale": True},
+    "label smoothing": {"label_smoothing": 0.0},
+    "Muon (-> Nesterov SGD as airbench94)": {"optimizer": "nesterov", "scaling": 1 / 9, "head_unit_std": False,
+                                             "batch_size": 1024, "lookahead": True, "schedule": "triangular",
+                                             "bn_momentum": 0.6},
+    "alternating flips (-> random)": {"alternate_flip": False},
+    "translation": {"translate": 0},
+    "bf16 autocast (-> fp32)": {"precision": "fp32"},
+    "channels_last (-> NCHW)": {"channels_last": False},
+}
 
 PRESETS = {
     "smoke": {"n_train": 2048, "n_eval": 1000, "fast": {"epochs": 2.0, "batch_size": 256, "precision": "fp32",
                                                        "widths": [16, 32, 32], "tta_level": 1}},
     "cpu": {},
-    "full": {"seeds": 5},
+    "full": {"seeds": 5, "ablation": True},
 }
 
 SUMMARY_KEYS = {
@@ -55,14 +71,32 @@ SUMMARY_KEYS = {
 }
 
 
-def recipe_config(cfg: Config) -> FastConfig:
+def recipe_config(cfg: Config, target: int | None = None) -> FastConfig:
+    """The recipe's numbers for ``target`` (default: the config's), with the config's ``fast`` overrides."""
     if cfg.recipe == "homework":
         from dllab.errors import ConfigError
 
         raise ConfigError("recipe=homework is Myrtle-5 with plain SGD: run 'dllab run cifar-train --preset full' "
                           "(2 h 16 min on 2 cores); benchmarks/cifar_fast.py measures its images/s")
-    base = FastConfig(**RECIPES[cfg.target][cfg.recipe])
+    base = FastConfig(**RECIPES[target or cfg.target][cfg.recipe])
     return base.model_copy(update=cfg.fast.model_dump(exclude_unset=True)) if cfg.fast is not None else base
+
+
+def ablation_rows(runs: dict[str, list[dict]]) -> list[dict]:
+    """One row per removed trick: mean accuracy and time over its seeds, and their change from the recipe."""
+    ref = runs["none"]
+    acc0, t0 = _mean(ref, "accuracy"), _mean(ref, "time_s")
+    rows = []
+    for name, rs in runs.items():
+        acc, t = _mean(rs, "accuracy"), _mean(rs, "time_s")
+        rows.append({"removed": name if name != "none" else "nothing (the 85% recipe)", "accuracy": acc,
+                     "change (points)": round(100 * (acc - acc0), 2), "time (s)": round(t, 1),
+                     "time / recipe's": round(t / t0, 2), "seeds": len(rs)})
+    return rows
+
+
+def _mean(runs: list[dict], key: str) -> float:
+    return float(sum(r[key] for r in runs) / len(runs))
 
 
 def split_indices(n_total: int, split: str, n_train: int | None, seed: int):
@@ -103,14 +137,15 @@ def run(cfg: Config, rec) -> dict:
     if cfg.n_eval:
         x_ev, y_ev = x_ev[:cfg.n_eval], y_ev[:cfg.n_eval]
 
-    def one(seed: int) -> dict:
+    def one(seed: int, fcfg: FastConfig = fc, name: str = "") -> dict:
         from dllab.nn.fast import train_fast
 
         def log(r):
-            rec.log(run=f"seed{seed}", **r)
+            rec.log(run=f"{name}seed{seed}", **r)
 
-        r = train_fast(fc, x_tr, y_tr, x_ev, y_ev, seed=seed, log=log, progress=rec._show_progress)
-        return {k: r[k] for k in ("accuracy", "time_s", "bf16", "step_times", "history", "steps")}
+        r = train_fast(fcfg, x_tr, y_tr, x_ev, y_ev, seed=seed, log=log, progress=rec._show_progress)
+        return {k: r[k] for k in ("accuracy", "accuracy_no_tta", "time_s", "eval_s", "eval_no_tta_s", "bf16",
+                                  "step_times", "history", "steps")}
 
     results = [rec.stage(f"seed{cfg.seed + i}", lambda s=cfg.seed + i: one(s)) for i in range(cfg.seeds)]
     accs = np.array([r["accuracy"] for r in results])
@@ -132,8 +167,48 @@ def run(cfg: Config, rec) -> dict:
     rec.text("Reading", f"Mean accuracy {100 * accs.mean():.2f}% (std {100 * accs.std():.2f} over {len(accs)} "
                         f"seeds; target {cfg.target}%: {'met' if accs.mean() * 100 >= cfg.target else 'missed'}) "
                         f"in {times.mean():.0f} s on average.")
-    return {"mean_accuracy": float(accs.mean()), "std_accuracy": float(accs.std()), "accuracies": accs.tolist(),
+    ablation = _ablation(cfg, rec, one) if cfg.ablation else None
+    return {"ablation": ablation, "mean_accuracy": float(accs.mean()), "std_accuracy": float(accs.std()), "accuracies": accs.tolist(),
             "times_s": times.tolist(), "mean_time_s": float(times.mean()), "recipe": cfg.recipe,
             "target": cfg.target, "split": cfg.split, "bf16": results[0]["bf16"],
             "step_times": results[0]["step_times"], "config": fc.model_dump(),
             "train_indices_sha256": hashlib.sha256(np.asarray(train_idx, np.int64).tobytes()).hexdigest()[:16]}
+
+
+def _ablation(cfg: Config, rec, one) -> list[dict]:
+    """Each trick of the 85% recipe removed in turn, ``ablation_seeds`` seeds each; test-time augmentation is
+    removed without retraining (every run also measures its model without it)."""
+    from dllab import plotting
+
+    base = recipe_config(cfg, 85)
+    seeds = [cfg.seed + i for i in range(cfg.ablation_seeds)]
+    runs: dict[str, list[dict]] = {}
+    skipped = []
+    for name, change in {"none": {}, **ABLATIONS}.items():
+        if change and all(getattr(base, k) == v for k, v in change.items()):
+            skipped.append(name)  # the recipe does not use this trick
+            continue
+        fcfg = base.model_copy(update=change)
+        tag = "ablation-" + "".join(c if c.isalnum() else "-" for c in name.split(" (")[0].lower())
+        runs[name] = [rec.stage(f"{tag}-seed{s}", lambda s=s, f=fcfg, t=tag: one(s, f, t + "-")) for s in seeds]
+        if name == "bf16 autocast (-> fp32)" and not runs["none"][0]["bf16"]:
+            del runs[name]  # fp32 was measured faster here: the recipe already runs without bf16
+            skipped.append(name)
+    runs["test-time augmentation"] = [{**r, "accuracy": r["accuracy_no_tta"],
+                                       "time_s": r["time_s"] - r["eval_s"] + r["eval_no_tta_s"]}
+                                      for r in runs["none"]]
+    rows = ablation_rows(runs)
+    rec.table("Ablation: each trick removed from the 85% recipe", rows,
+              f"Mean over seeds {seeds} (test accuracy with TTA unless TTA is the trick removed). Not applicable "
+              f"to this recipe: {', '.join(skipped) or 'none'}.")
+    fig, (a1, a2) = plotting.subplots(ncols=2, width=10, height=0.45 * len(rows) + 1.2)
+    names = [r["removed"] for r in rows[1:]][::-1]
+    a1.barh(names, [r["change (points)"] for r in rows[1:]][::-1], color="tab:red")
+    a1.axvline(0, color="k", lw=0.8)
+    a1.set(xlabel="accuracy change (points)", title=f"Accuracy without the trick (recipe: {100 * rows[0]['accuracy']:.2f}%)")
+    a2.barh(names, [r["time / recipe's"] for r in rows[1:]][::-1], color="tab:blue")
+    a2.axvline(1, color="k", lw=0.8)
+    a2.set(xlabel="time / the recipe's", title=f"Time without the trick (recipe: {rows[0]['time (s)']:.0f} s)")
+    a2.set_yticklabels([])
+    rec.figure(fig, "ablation", "Each trick removed in turn from the 85% recipe: accuracy change and time ratio.")
+    return rows

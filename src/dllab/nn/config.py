@@ -43,10 +43,32 @@ class FastConfig(BaseModel):
     widths: tuple[int, int, int] = (64, 256, 256)
     bn_momentum: float = Field(0.6, gt=0, lt=1, description="running-statistics momentum (airbench convention)")
     scaling: float = Field(1 / 9, gt=0, description="logit scale")
-    flip: bool = Field(True, description="alternating flips")
+    flip: bool = Field(True, description="horizontal flips")
+    alternate_flip: bool = Field(True, description="flips alternate: a random half flipped once, then every image "
+                                                   "flips every other epoch (False: a fresh random half each epoch)")
+    whitening: bool = Field(True, description="first layer = frozen patch whitening (False: an ordinary learned "
+                                              "2x2 conv with default initialisation)")
+    low_res: int = Field(32, ge=8, le=32, description="progressive resizing: train the first low_res_epochs on "
+                                                     "random low_res x low_res crops (fewer pixels, fewer FLOPs)")
+    low_res_epochs: int = Field(0, ge=0, description="epochs at low_res before full 32x32 images")
+    train_bn_scale: bool = Field(False, description="train the batch-norm scales (airbench freezes them at 1)")
     translate: int = Field(2, ge=0, description="random translation (reflect padding) in pixels")
     lookahead: bool = Field(True, description="EMA of the weights every 5 steps")
     tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
     precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
     channels_last: bool = True
     eval_each_epoch: bool = Field(True, description="accuracy (no TTA) after every epoch; off for timed runs")
+    optimizer: Literal["nesterov", "muon"] = Field("nesterov", description="nesterov: decoupled Nesterov SGD for "
+                                                   "everything; muon: Muon for the conv filters, Nesterov SGD "
+                                                   "(sgd_* numbers) for biases and the head, as airbench94_muon")
+    schedule: Literal["triangular", "linear"] = Field("triangular", description="triangular: warm-up over 23% then "
+                                                      "linear decay to 0.07; linear: decay from 1 to 0")
+    head_unit_std: bool = Field(False, description="initialise the head's weights to unit standard deviation")
+    muon_lr: float = Field(0.24, gt=0, description="optimizer=muon: Muon's learning rate")
+    muon_momentum: float = Field(0.6, ge=0, lt=1, description="optimizer=muon: Muon's Nesterov momentum")
+    muon_ns_steps: int = Field(3, ge=1, le=10, description="optimizer=muon: Newton-Schulz steps")
+    sgd_bias_lr: float = Field(0.053, gt=0, description="optimizer=muon: lr of biases (whitening bias decays "
+                                                        "to 0 over whiten_bias_epochs)")
+    sgd_head_lr: float = Field(0.67, gt=0, description="optimizer=muon: lr of the head")
+    sgd_weight_decay: float = Field(2e-6, ge=0, description="optimizer=muon: weight decay per example in a batch "
+                                                            "(biases and head)")

@@ -45,3 +45,28 @@ def train_rate(net: torch.nn.Module, batch: int, steps: int, *, bf16: bool = Fal
     for _ in range(steps):
         step()
     return steps * batch / (time.perf_counter() - t), warm
+
+
+PROFILE_GROUPS = {  # profiler op name fragment -> what a reader calls it
+    "convolution_backward": "conv backward", "convolution": "conv forward", "max_pool": "max-pool",
+    "batch_norm": "batch norm", "gelu": "activation", "relu": "activation", "fill_": "zero-fill",
+    "mm": "matmul (head, optimiser)", "copy_": "copies / casts",
+}
+
+
+def step_profile(step, steps: int = 4) -> dict[str, float]:
+    """Where a training step's time goes: the share of self CPU time per kind of operation over ``steps``
+    calls of ``step()`` (after one warm-up call), from torch.profiler; kinds as in :data:`PROFILE_GROUPS`."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    shares: dict[str, float] = {}
+    events = [e for e in prof.key_averages() if e.key.startswith("aten::")]
+    total = sum(e.self_cpu_time_total for e in events) or 1.0
+    for e in events:
+        kind = next((v for k, v in PROFILE_GROUPS.items() if k in e.key), "other")
+        shares[kind] = shares.get(kind, 0.0) + e.self_cpu_time_total / total
+    return dict(sorted(shares.items(), key=lambda kv: -kv[1]))
