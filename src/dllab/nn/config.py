@@ -57,7 +57,8 @@ class FastConfig(BaseModel):
     tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
     precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
     channels_last: bool = True
-    eval_each_epoch: bool = Field(True, description="accuracy (no TTA) after every epoch; off for timed runs")
+    eval_each_epoch: bool = Field(True, description="monitoring: accuracy (no TTA) after every epoch (its time is "
+                                                      "left out of the run's time)")
     optimizer: Literal["nesterov", "muon"] = Field("nesterov", description="nesterov: decoupled Nesterov SGD for "
                                                    "everything; muon: Muon for the conv filters, Nesterov SGD "
                                                    "(sgd_* numbers) for biases and the head, as airbench94_muon")
