@@ -79,6 +79,10 @@ def main() -> None:
             rows[key] = {"images_per_s": rate, "gflops": rate * flops / 1e9}
             print(f"{key:<36}: {rate:7.0f} images/s, {rate * flops / 1e9:6.0f} GFLOP/s"
                   f"{'  <- chosen at start-up' if prec == bf16 else ''}", flush=True)
+    homework = rows["homework Myrtle-5 c=64 batch 128 fp32"]["images_per_s"]  # cifar-train's default precision
+    rows["homework_20_epochs_projected_min"] = 20 * 50_000 / homework / 60
+    print(f"the homework recipe (20 epochs of 50,000 images, fp32) at that rate: "
+          f"{rows['homework_20_epochs_projected_min']:.0f} min", flush=True)
     rows["profile"] = profile_rows(fast94, chosen["airbench net"])
     print("where a cifar-fast training step's time goes:",
           ", ".join(f"{k} {100 * v:.0f}%" for k, v in rows["profile"].items()), flush=True)

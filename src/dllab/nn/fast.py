@@ -9,6 +9,11 @@ weights every 5 steps, its decay rising as the cube of progress); alternating fl
 then every image flipped every other epoch) and 2-pixel reflect translations; the whitening bias trained for 3
 epochs only; test-time augmentation over mirror and one-pixel translations. bf16 autocast is used only where a
 short measurement at start-up finds it faster on the CPU at hand (:func:`choose_precision`).
+
+``optimizer="muon"`` switches to airbench94_muon's optimiser (:mod:`dllab.nn.muon` for the filters, Nesterov SGD
+for biases and head, linear decay); ``low_res`` / ``low_res_epochs`` give progressive resizing (early epochs on
+random crops; the network ends in a global max, so any size works). The experiment ``cifar-fast`` holds the
+recipes and what they measured.
 """
 
 from __future__ import annotations
