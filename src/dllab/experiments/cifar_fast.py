@@ -182,7 +182,8 @@ def run(cfg: Config, rec) -> dict:
                         f"seeds; target {cfg.target}%: {'met' if accs.mean() * 100 >= cfg.target else 'missed'}) "
                         f"in {times.mean():.0f} s on average.")
     ablation = _ablation(cfg, rec, one) if cfg.ablation else None
-    return {"ablation": ablation, "mean_accuracy": float(accs.mean()), "std_accuracy": float(accs.std()), "accuracies": accs.tolist(),
+    return {"ablation": ablation, "mean_accuracy": float(accs.mean()), "std_accuracy": float(accs.std()),
+            "accuracies": accs.tolist(),
             "times_s": times.tolist(), "mean_time_s": float(times.mean()), "recipe": cfg.recipe,
             "target": cfg.target, "split": cfg.split, "bf16": results[0]["bf16"],
             "step_times": results[0]["step_times"], "config": fc.model_dump(),
@@ -219,7 +220,8 @@ def _ablation(cfg: Config, rec, one) -> list[dict]:
     names = [r["removed"] for r in rows[1:]][::-1]
     a1.barh(names, [r["change (points)"] for r in rows[1:]][::-1], color="tab:red")
     a1.axvline(0, color="k", lw=0.8)
-    a1.set(xlabel="accuracy change (points)", title=f"Accuracy without the trick (recipe: {100 * rows[0]['accuracy']:.2f}%)")
+    a1.set(xlabel="accuracy change (points)",
+           title=f"Accuracy without the trick (recipe: {100 * rows[0]['accuracy']:.2f}%)")
     a2.barh(names, [r["time / recipe's"] for r in rows[1:]][::-1], color="tab:blue")
     a2.axvline(1, color="k", lw=0.8)
     a2.set(xlabel="time / the recipe's", title=f"Time without the trick (recipe: {rows[0]['time (s)']:.0f} s)")
