@@ -129,6 +129,8 @@ def test_recipe_variants_train(shared_data, change):
     r = train_fast(cfg, x, y, x[:200], y[:200], seed=0)
     assert r["steps"] == 8 and 0 <= r["accuracy"] <= 1 and 0 <= r["accuracy_no_tta"] <= 1
     assert np.isfinite(r["history"][-1]["train_loss"])
+    plain = tta_logits(r["model"], normalize(x[:200]), 0, False).argmax(1)  # the final model, without TTA
+    assert r["accuracy_no_tta"] == pytest.approx(float((plain == y[:200]).float().mean()))
     if change.get("whitening") is False:  # the first layer trained as an ordinary conv
         assert r["model"].whiten.weight.requires_grad
 
