@@ -13,7 +13,9 @@ if not os.environ.get("DLLAB_DATA") and _default.is_dir():
     os.environ["DLLAB_DATA"] = str(_default)
 os.environ["DLLAB_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
-SHARED = Path(os.environ.get("DLLAB_DATA", _default))
+SHARED = Path(os.environ.get("DLLAB_DATA", _default)).resolve()  # absolute: tests link to it from tmp dirs
+if os.environ.get("DLLAB_DATA"):
+    os.environ["DLLAB_DATA"] = str(SHARED)  # the CLI under test sees the same absolute path
 
 
 @pytest.fixture(scope="session", autouse=True)
