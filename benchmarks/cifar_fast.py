@@ -16,12 +16,11 @@ import argparse
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from dllab.environment import cpu_cores, describe_cpu
 from dllab.nn.fast import AirNet, FastConfig, choose_precision, make_optimizers, train_fast
 from dllab.nn.models import make_cnn, model_flops
-from dllab.nn.throughput import matmul_gflops, step_profile, train_rate
+from dllab.nn.throughput import matmul_gflops, step_profile, train_rate, training_step
 from dllab.seeding import torch_stream
 
 
@@ -38,16 +37,7 @@ def profile_rows(cfg: FastConfig, bf16: bool) -> dict[str, float]:
         x = torch.randn(cfg.batch_size, 3, 32, 32).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, 10, (cfg.batch_size,))
     opts, _ = make_optimizers(cfg, net)
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = net(x)
-        F.cross_entropy(out.float(), y, reduction="sum").backward()
-        for opt in opts:
-            opt.step()
-        net.zero_grad(set_to_none=True)
-
-    return step_profile(step)
+    return step_profile(training_step(net, x, y, opts, bf16=bf16))
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dllab.nn.fast import AirNet, FastConfig, init_whitening, normalize, train_fast, tta_logits
+from dllab.seeding import torch_stream
 
 
 def test_whitening_layer_whitens_patches():
@@ -144,3 +145,19 @@ def test_ablation_rows_are_changes_from_the_recipe():
     assert rows[0]["removed"].startswith("nothing") and rows[0]["change (points)"] == 0
     assert rows[1]["change (points)"] == pytest.approx(-2.5) and rows[1]["time / recipe's"] == pytest.approx(0.95)
     assert rows[1]["seeds"] == 2
+
+
+def test_training_step_updates_only_with_an_optimiser_and_clears_gradients():
+    from dllab.nn.throughput import training_step
+
+    with torch_stream(0, "test", "step"):
+        net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
+        x, y = torch.randn(8, 3, 2, 2), torch.randint(0, 3, (8,))
+    w0, b0 = net[1].weight.detach().clone(), net[1].bias.detach().clone()
+    training_step(net, x, y)()
+    assert torch.equal(net[1].weight, w0) and net[1].weight.grad is None
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    training_step(net, x, y, [opt])()
+    expected = w0.clone().requires_grad_()
+    torch.nn.functional.cross_entropy(x.flatten(1) @ expected.T + b0, y).backward()
+    assert torch.allclose(net[1].weight, w0 - 0.1 * expected.grad, atol=1e-6) and net[1].weight.grad is None

@@ -28,6 +28,7 @@ from torch import nn
 
 from dllab.nn.config import FastConfig
 from dllab.nn.data import images_to_float, random_crop
+from dllab.nn.throughput import training_step
 from dllab.seeding import torch_generator, torch_stream
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -114,13 +115,11 @@ def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     state = {k: v.clone() for k, v in model.state_dict().items()}
     times = {}
     for bf16 in (False, True):
-        for i in range(steps + 1):
-            if i == 1:
-                t0 = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(model(x).float(), y)
-            loss.backward()
-            model.zero_grad(set_to_none=True)
+        step = training_step(model, x, y, bf16=bf16)
+        step()  # warm-up
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
         times["bf16" if bf16 else "fp32"] = (time.perf_counter() - t0) / steps
     model.load_state_dict(state)
     return times["bf16"] < times["fp32"], {k: round(v, 4) for k, v in times.items()}

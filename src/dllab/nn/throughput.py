@@ -18,25 +18,33 @@ def matmul_gflops(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.fl
     return 2 * n**3 * repeats / (time.perf_counter() - t) / 1e9
 
 
+def training_step(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opts=(), *, bf16: bool = False,
+                  forward=None):
+    """A closure running one training step: forward (``forward``, default ``net``; in bf16 autocast if asked),
+    cross-entropy backward, each optimiser's step, gradients cleared. With no optimisers the weights stay put."""
+    forward = forward or net
+
+    def step() -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
+        loss.backward()
+        for opt in opts:
+            opt.step()
+        net.zero_grad(set_to_none=True)
+
+    return step
+
+
 def train_rate(net: torch.nn.Module, batch: int, steps: int, *, bf16: bool = False, channels_last: bool = True,
                forward=None, opt: torch.optim.Optimizer | None = None) -> tuple[float, float]:
     """(training images/s over ``steps`` SGD steps on random inputs, seconds of the two warm-up steps, which
     include any compilation). ``forward`` defaults to ``net`` (pass a compiled module to time it)."""
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
-    forward = forward or net
-    opt = opt or torch.optim.SGD(net.parameters(), lr=0.01)
     x, y = torch.rand(batch, 3, 32, 32), torch.randint(0, 10, (batch,))
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-
-    def step():
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
+    step = training_step(net, x, y, [opt or torch.optim.SGD(net.parameters(), lr=0.01)], bf16=bf16, forward=forward)
     t = time.perf_counter()
     step()
     step()
