@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dllab.nn.fast import AirNet, FastConfig, init_whitening, normalize, train_fast, tta_logits
+from dllab.nn.throughput import training_step
 from dllab.seeding import torch_stream
 
 
@@ -148,8 +149,6 @@ def test_ablation_rows_are_changes_from_the_recipe():
 
 
 def test_training_step_updates_only_with_an_optimiser_and_clears_gradients():
-    from dllab.nn.throughput import training_step
-
     with torch_stream(0, "test", "step"):
         net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 3))
         x, y = torch.randn(8, 3, 2, 2), torch.randint(0, 3, (8,))

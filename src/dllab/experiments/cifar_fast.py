@@ -27,6 +27,7 @@ ESTIMATE_S = {"smoke": 30, "cpu": 450, "full": 5600}
 #   Muon, batch 500, 8 epochs                                      94.02%   (seeds 0-2: 94.02 / 93.78 / 93.76,
 #                                                                           mean 93.85)
 #   Muon, batch 500, 9 epochs, seeds 0-2: 94.10 / 93.98 / 94.24   mean 94.11   <- dllab, 94%
+#   (seeds 0-2 on the seed-0 split: --set split=holdout --set seeds=3 [--set fast.epochs=8])
 #   Muon, batch 250 (lr 0.03, momenta 0.94 / 0.95), 8 epochs       93.44%
 #   Muon, batch 500, first 3 of 8 epochs on 24 px crops            93.44% in 13% less time (progressive resizing
 #                                                                           does not pay here)
@@ -168,7 +169,7 @@ def run(cfg: Config, rec) -> dict:
     times = np.array([r["time_s"] for r in results])
     where = f"{len(x_ev)} test images" if cfg.split == "test" else f"{len(x_ev)} held-out training images"
     rec.text("Setting", f"{ds.describe()}. Recipe {cfg.recipe} for {cfg.target}%: trained on {len(train_idx)} "
-                        f"training images, measured on {where}. CPU: {describe_cpu()}, {cpu_cores()} threads; "
+                        f"training images, measured on {where}. {describe_cpu()}, {cpu_cores()} threads; "
                         f"bf16 autocast {'on' if results[0]['bf16'] else 'off'} (measured s/step: "
                         f"{results[0]['step_times'] or 'fixed by config'}).")
     hist = {f"seed {cfg.seed + i}": r["history"] for i, r in enumerate(results)}
