@@ -150,6 +150,32 @@ def test_lite0_weights_load_right(tiny_subset):
     assert hits >= 8, hits
 
 
+def test_image_tower_precisions_and_auto_choice(tiny_subset, monkeypatch):
+    """bf16 features agree with fp32 ones to rounding and are cached under their own key; ``auto`` reuses a cached
+    entry of either precision without timing, else times both and takes the faster; a bad precision is an error."""
+    from dllab.search.encoders import ImageTower
+
+    x = tiny_subset[0][:24]
+    f32 = ImageTower(64, precision="fp32").features(x, False)
+    f16 = ImageTower(64, precision="bf16").features(x, False)
+    cos = (f32 * f16).sum(1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(f16, axis=1)
+    assert cos.min() > 0.97 and not np.array_equal(f32, f16), cos.min()
+    auto = ImageTower(64, precision="auto")
+    np.testing.assert_array_equal(auto.features(x, False), f16)  # bf16 is looked up first, found: no timing
+    assert auto.bf16 and auto.timing == {}
+    fresh = x[:8]
+    for slower, expect in (("bf16", False), ("fp32", True)):
+        tower = ImageTower(64, precision="auto")
+        monkeypatch.setattr("dllab.nn.throughput.precision_times",
+                            lambda call, steps, s=slower: (call(False), call(True),
+                                                           {"fp32": 2.0 if s == "fp32" else 1.0,
+                                                            "bf16": 2.0 if s == "bf16" else 1.0})[2])
+        tower.features(fresh[:4 + expect], False)  # a new image set each time: nothing cached
+        assert tower.bf16 is expect and tower.timing[slower] == 2.0
+    with pytest.raises(DllabError, match="precision"):
+        ImageTower(64, precision="fp16")
+
+
 def test_lite0_padding_is_tensorflow_same():
     """On stride 2 an even input gets its extra padding at the end (right/bottom), as TensorFlow's SAME."""
     from dllab.search.efficientnet import SameConv2d

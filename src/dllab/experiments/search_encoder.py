@@ -13,14 +13,15 @@ from dllab.search.config import LitConfig
 DESCRIPTION = "train the offline lit encoder (LiT heads on frozen EfficientNet-Lite0 + MiniLM) on TinyImageNet"
 HOMEWORK = [(courses.CS229BR, "Q2.3 (the encoder)")]
 HEADLINE = {"held-out top-5 accuracy": "holdout_top5", "resolution (px)": "resolution"}
-ESTIMATE_S = {"smoke": 20, "cpu": 900, "full": 1100}
+ESTIMATE_S = {"smoke": 20, "cpu": 1500, "full": 1500}
 
 
 class Config(ExperimentConfig):
     lit: LitConfig = LitConfig()
     n_per_class: int | None = Field(None, ge=2, description="training images per class (None: all found)")
-    resolutions: list[int] = Field([64, 96, 128, 160], description="input sizes compared by the resolution study "
-                                                                   "(nearest class mean on training images only)")
+    resolutions: list[int] = Field([64, 96, 128, 160, 192, 224],
+                                   description="input sizes compared by the resolution study (nearest class mean on "
+                                               "training images only)")
     study_per_class: int = Field(40, ge=2, description="images per class in the resolution study (3/4 fit, "
                                                        "1/4 held out)")
 
@@ -29,25 +30,29 @@ PRESETS = {
     "smoke": {"n_per_class": 6, "lit": SMOKE_LIT["lit"], "resolutions": [64],
               "study_per_class": 4},
     "cpu": {},
-    "full": {"resolutions": [64, 96, 128, 160, 192]},
+    "full": {},
 }
 
 SUMMARY_KEYS = {
     "holdout_top5": "per-label top-5 accuracy of the class captions among held-out training images (last epoch)",
     "resolution": "image tower input size used", "dim": "embedding dimension",
+    "precision": "image tower arithmetic used (fp32 or bf16)", "precision_timing": "seconds per batch of 32 in "
+    "fp32 and bf16 behind an auto choice (empty when the features came from the cache or precision was set)",
     "temperature": "learned softmax temperature", "n_train_images": "training images used (fit + held out)",
-    "n_captions": "captions (WordNet names x templates)", "resolution_study": "size -> {ncm_accuracy, images_per_s}",
+    "n_captions": "captions (WordNet names x templates)",
+    "resolution_study": "size -> {ncm_accuracy, images_per_s, precision}",
     "heads_file": "the trained heads (lit_heads.pt in the run directory)", "dataset_partial": "true for a partial copy",
 }
 
 
-def _resolution_study(x, y, sizes: list[int], per_class: int, chosen: int, chosen_feats) -> list[dict]:
+def _resolution_study(x, y, sizes: list[int], per_class: int, chosen: int, precision: str) -> list[dict]:
     """Nearest-class-mean accuracy of the frozen tower's centred, unit features at each input size, on training
-    images only (3/4 of ``per_class`` per class for the means, the rest held out), and its speed."""
+    images only (3/4 of ``per_class`` per class for the means, the rest held out), and its speed in the precision
+    the features were computed in. At the run's own size (``chosen``) the plain features of all of ``x`` are
+    already cached (a mirror-averaging tower caches each view), so they are read, not recomputed."""
     import time
 
     import numpy as np
-    import torch
 
     from dllab.search.encoders import ImageTower, normalize_rows, to_nchw
 
@@ -56,8 +61,8 @@ def _resolution_study(x, y, sizes: list[int], per_class: int, chosen: int, chose
     is_fit = np.concatenate([np.arange(len(np.where(y == c)[0][:per_class])) < fit_n for c in np.unique(y)])
     rows = []
     for size in sizes:
-        tower = ImageTower(size)
-        feats = chosen_feats[idx] if size == chosen and chosen_feats is not None else tower.features(x[idx])
+        tower = ImageTower(size, precision=precision)
+        feats = tower.features(x)[idx] if size == chosen else tower.features(x[idx])
         mu = feats[is_fit].mean(0)
         f = normalize_rows(feats - mu)
         labels = y[idx]
@@ -65,13 +70,13 @@ def _resolution_study(x, y, sizes: list[int], per_class: int, chosen: int, chose
         means = normalize_rows(np.stack([f[is_fit & (labels == c)].mean(0) for c in classes]))
         pred = classes[(f[~is_fit] @ means.T).argmax(1)]
         batch = to_nchw(x[idx[:128]])
-        with torch.no_grad():
-            tower.model.features(tower.prepare(batch[:8]))
-            t0 = time.perf_counter()
-            tower.model.features(tower.prepare(batch))
-            speed = len(batch) / (time.perf_counter() - t0)
+        bf16 = bool(tower.bf16)
+        tower.forward(batch[:8], bf16)
+        t0 = time.perf_counter()
+        tower.forward(batch, bf16)
+        speed = len(batch) / (time.perf_counter() - t0)
         rows.append({"resolution": size, "ncm_accuracy": float((pred == labels[~is_fit]).mean()),
-                     "images_per_s": round(speed, 1)})
+                     "images_per_s": round(speed, 1), "precision": "bf16" if bf16 else "fp32"})
     return rows
 
 
@@ -86,7 +91,8 @@ def run(cfg: Config, rec) -> dict:
                      "images are never used here. ImageNet-1k pretrained weights may have seen images that "
                      "TinyImageNet also holds (TinyImageNet is drawn from ImageNet).")
     texts, caption_labels = captions(names, cfg.lit.max_names)
-    image_tower, text_tower = ImageTower(cfg.lit.resolution, flip=cfg.lit.flip), TextTower()
+    image_tower = ImageTower(cfg.lit.resolution, flip=cfg.lit.flip, precision=cfg.lit.precision)
+    text_tower = TextTower()
     feats = image_tower.features(x, rec._show_progress)
     caption_feats = text_tower.features(texts)
 
@@ -99,7 +105,7 @@ def run(cfg: Config, rec) -> dict:
     heads.save(rec.dir / HEADS_FILE)
     study = rec.stage("resolution_study", lambda: _resolution_study(
         x, y, cfg.resolutions, min(cfg.study_per_class, cfg.n_per_class or cfg.study_per_class),
-        cfg.lit.resolution, None if cfg.lit.flip else feats))
+        cfg.lit.resolution, cfg.lit.precision))
 
     # -- report
     ep = [h["epoch"] for h in history]
@@ -117,16 +123,20 @@ def run(cfg: Config, rec) -> dict:
                                          "nearest class mean over training images only; speed on this CPU.")
     best = max(study, key=lambda r: r["ncm_accuracy"])
     final = history[-1]
+    why = ("set by lit.precision" if cfg.lit.precision != "auto" else "the precision of the cached features"
+           if not image_tower.timing else "measured faster here" if image_tower.bf16 else "bf16 measured slower")
     rec.text("Reading", (
         f"The heads map both towers into a {cfg.lit.dim}-d space. After {len(history)} epochs the class captions "
         f"retrieve held-out training images with per-label top-5 accuracy "
         f"{100 * final.get('holdout_top5', float('nan')):.1f}% (temperature {final['temperature']:.3f}). "
         f"In the resolution study the most accurate input size is {best['resolution']} px "
         f"({100 * best['ncm_accuracy']:.1f}% nearest class mean, {best['images_per_s']:.0f} images/s); "
-        f"this run used {cfg.lit.resolution} px. The encoder is trained on the 200 labels' captions "
+        f"this run used {cfg.lit.resolution} px in {'bf16' if image_tower.bf16 else 'fp32'} ({why}). "
+        f"The encoder is trained on the 200 labels' captions "
         f"({len(texts)} captions from {len(TEMPLATES)} templates x up to {cfg.lit.max_names} WordNet names): it "
         "is not zero-shot the way CLIP is, and queries far from those captions are out of its training."))
     return {"holdout_top5": final.get("holdout_top5"), "resolution": cfg.lit.resolution, "dim": cfg.lit.dim,
+            "precision": "bf16" if image_tower.bf16 else "fp32", "precision_timing": image_tower.timing,
             "temperature": final["temperature"], "n_train_images": len(x), "n_captions": len(texts),
             "resolution_study": {str(r["resolution"]): r for r in study}, "heads_file": HEADS_FILE,
             "dataset_partial": ds.partial}

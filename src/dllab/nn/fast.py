@@ -28,7 +28,7 @@ from torch import nn
 
 from dllab.nn.config import FastConfig
 from dllab.nn.data import images_to_float, random_crop
-from dllab.nn.throughput import training_step
+from dllab.nn.throughput import precision_times, training_step
 from dllab.seeding import torch_generator, torch_stream
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -113,14 +113,7 @@ def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     """Time ``steps`` training steps (forward + backward, after one warm-up) in fp32 and in bf16 autocast on this
     CPU; bf16 is chosen only if faster. The model's weights and gradients are left as they were."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    times = {}
-    for bf16 in (False, True):
-        step = training_step(model, x, y, bf16=bf16)
-        step()  # warm-up
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times["bf16" if bf16 else "fp32"] = (time.perf_counter() - t0) / steps
+    times = precision_times(lambda bf16: training_step(model, x, y, bf16=bf16)(), steps)
     model.load_state_dict(state)
     return times["bf16"] < times["fp32"], {k: round(v, 4) for k, v in times.items()}
 

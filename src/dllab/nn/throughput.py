@@ -35,6 +35,19 @@ def training_step(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opts=(
     return step
 
 
+def precision_times(call, steps: int = 3) -> dict[str, float]:
+    """Seconds per call of ``call(bf16)`` with ``bf16`` False and True (one warm-up call each first): the
+    measurement behind every "bf16 only where it is faster on this machine" choice."""
+    times = {}
+    for bf16 in (False, True):
+        call(bf16)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            call(bf16)
+        times["bf16" if bf16 else "fp32"] = (time.perf_counter() - t0) / steps
+    return times
+
+
 def train_rate(net: torch.nn.Module, batch: int, steps: int, *, bf16: bool = False, channels_last: bool = True,
                forward=None, opt: torch.optim.Optimizer | None = None) -> tuple[float, float]:
     """(training images/s over ``steps`` SGD steps on random inputs, seconds of the two warm-up steps, which

@@ -163,7 +163,7 @@ class LitEncoder(Encoder):
 
     def __init__(self, heads, image_tower: ImageTower | None = None, text_tower: TextTower | None = None):
         self.heads = heads.eval()
-        self.image_tower = image_tower or ImageTower(heads.resolution, flip=heads.flip)
+        self.image_tower = image_tower or ImageTower(heads.resolution, flip=heads.flip, precision="auto")
         self.text_tower = text_tower or TextTower()
         self.dim = heads.dim
         self.name = f"lit:{heads.fingerprint()}"

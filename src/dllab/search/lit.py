@@ -224,7 +224,7 @@ def load_heads(path: str | Path | None = None, cfg: LitConfig | None = None, n_p
 
     _, x, y, names = training_set(n_per_class)
     texts, caption_labels = captions(names, cfg.max_names)
-    feats = ImageTower(cfg.resolution, flip=cfg.flip).features(x, progress)
+    feats = ImageTower(cfg.resolution, flip=cfg.flip, precision=cfg.precision).features(x, progress)
     heads, _ = train_heads(feats, y, TextTower().features(texts), caption_labels, cfg, seed, progress=progress)
     heads.save(p)
     return heads

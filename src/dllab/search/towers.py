@@ -39,10 +39,18 @@ def images_key(images: np.ndarray) -> str:
     return h.hexdigest()[:16]
 
 
+def _cache_path(kind: str, key: str):
+    return cache_dir() / "embeddings" / f"{kind}-{key}.npy"
+
+
+def is_cached(kind: str, key: str) -> bool:
+    return _cache_path(kind, key).is_file()
+
+
 def cached(kind: str, key: str, compute) -> np.ndarray:
     """``compute()`` once, then read back from ``<cache>/embeddings/<kind>-<key>.npy`` (written atomically)."""
-    folder = cache_dir() / "embeddings"
-    path = folder / f"{kind}-{key}.npy"
+    path = _cache_path(kind, key)
+    folder = path.parent
     if path.is_file():
         try:
             return np.load(path)
@@ -89,18 +97,28 @@ def _quiet_transformers() -> None:
 class ImageTower:
     """Frozen EfficientNet-Lite0 (ImageNet-1k): 1280-d pooled features at ``resolution`` px (bilinear upsampling
     of the 64 px TinyImageNet images), cached per image set. ``flip``: the mean of the features of the image and
-    of its mirror image (test-time augmentation; twice the compute, each half cached on its own)."""
+    of its mirror image (test-time augmentation; twice the compute, each half cached on its own).
+
+    Channels-last layout throughout. ``precision``: ``fp32``, ``bf16`` (autocast) or ``auto``: an entry already
+    in the cache in either precision, else bf16 only if a short timing on this machine finds it faster
+    (:func:`dllab.nn.throughput.precision_times`). The precision is part of the cache key."""
 
     dim = 1280
+    PRECISIONS = ("auto", "fp32", "bf16")
 
-    def __init__(self, resolution: int = 128, batch_size: int = 128, flip: bool = False):
+    def __init__(self, resolution: int = 128, batch_size: int = 128, flip: bool = False, precision: str = "fp32"):
         from dllab.search.efficientnet import load_pretrained
 
-        self.resolution, self.flip = resolution, flip
+        if precision not in self.PRECISIONS:
+            raise DllabError(f"unknown image tower precision {precision!r}; choose one of: "
+                             f"{', '.join(self.PRECISIONS)}")
+        self.resolution, self.flip, self.precision = resolution, flip, precision
         self.batch_size = batch_size
         self.device = device()
-        self.model = load_pretrained().to(self.device)
+        self.model = load_pretrained().to(self.device).to(memory_format=torch.channels_last)
         self.name = f"efficientnet-lite0@{resolution}{'+flip' if flip else ''}"
+        self.timing: dict[str, float] = {}  # the auto choice's measurement, when one was made
+        self.bf16: bool | None = None  # the precision the last features() call used
 
     def prepare(self, pixels: torch.Tensor) -> torch.Tensor:
         from dllab.search.efficientnet import normalize
@@ -109,20 +127,44 @@ class ImageTower:
         if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
             x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", align_corners=False,
                               antialias=x.shape[-1] > self.resolution)
-        return x
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def forward(self, pixels: torch.Tensor, bf16: bool) -> torch.Tensor:
+        """Features of a batch of uint8 NCHW pixels (no gradient)."""
+        with torch.no_grad(), torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return self.model.features(self.prepare(pixels)).float()
+
+    def choose_bf16(self, pixels: torch.Tensor) -> bool:
+        """Time one batch in fp32 and bf16 autocast on this machine; bf16 only if faster (recorded in
+        ``timing``)."""
+        from dllab.nn.throughput import precision_times
+
+        torch.set_num_threads(cpu_cores())
+        batch = pixels[:min(len(pixels), 32)]
+        self.timing = {k: round(v, 4) for k, v in precision_times(lambda b: self.forward(batch, b), 2).items()}
+        return self.timing["bf16"] < self.timing["fp32"]
 
     def features(self, images: np.ndarray, progress: bool | None = None) -> np.ndarray:
         pixels = to_nchw(images)
         key = images_key(images)
 
         def view(mirror: bool) -> np.ndarray:
+            def entry(bf16: bool) -> str:
+                return f"{self.resolution}{'-mirror' if mirror else ''}{'-bf16' if bf16 else ''}-{key}"
+
+            if self.precision == "auto":
+                found = [b for b in (True, False) if is_cached("lite0", entry(b))]
+                bf16 = found[0] if found else self.choose_bf16(pixels)
+            else:
+                bf16 = self.precision == "bf16"
+            self.bf16 = bf16
+
             def run(a: int, b: int) -> torch.Tensor:
                 x = pixels[a:b]
-                return self.model.features(self.prepare(x.flip(-1) if mirror else x))
+                return self.forward(x.flip(-1) if mirror else x, bf16)
 
-            return cached("lite0", f"{self.resolution}{'-mirror' if mirror else ''}-{key}",
-                          lambda: batched(run, len(pixels), self.batch_size,
-                                          f"image tower ({self.name}{', mirrored' if mirror else ''})", progress))
+            label = f"image tower ({self.name}{', mirrored' if mirror else ''}{', bf16' if bf16 else ''})"
+            return cached("lite0", entry(bf16), lambda: batched(run, len(pixels), self.batch_size, label, progress))
 
         return (view(False) + view(True)) / 2 if self.flip else view(False)
 
