@@ -1,0 +1,61 @@
+"""The lit encoder's image tower (frozen EfficientNet-Lite0) side by side in one run: images/s of a forward pass in
+fp32 with the NCHW layout (the tower before), fp32 channels-last, and bf16 autocast channels-last (what
+``ImageTower`` uses where bf16 is measured faster), at each input size; and how far bf16 features are from fp32.
+
+    python benchmarks/image_tower.py [--sizes 160 224] [--batch 128] [--repeats 2]
+
+Inputs are real TinyImageNet validation images (upsampled from 64 px as the tower does), so it needs the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from dllab.environment import cpu_cores, describe_cpu
+from dllab.search.galleries import validation_set
+from dllab.search.towers import ImageTower, to_nchw
+
+
+def rate(fn, batch: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
+    out = fn(batch[:16])  # warm-up
+    t = time.perf_counter()
+    for _ in range(repeats):
+        out = fn(batch)
+    return repeats * len(batch) / (time.perf_counter() - t), out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[160, 224])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(cpu_cores())
+    _, xv, _, _, _ = validation_set(None)
+    pixels = to_nchw(xv[::10][:args.batch])
+    print(f"{describe_cpu()}; {cpu_cores()} threads; batch {len(pixels)}")
+    for size in args.sizes:
+        tower = ImageTower(size)
+        nchw = tower.model.to(memory_format=torch.contiguous_format)
+
+        def fp32_nchw(p, model=nchw, tower=tower):
+            with torch.no_grad():
+                return model.features(tower.prepare(p).contiguous())
+
+        r0, f0 = rate(fp32_nchw, pixels, args.repeats)
+        tower.model = tower.model.to(memory_format=torch.channels_last)
+        r1, _ = rate(lambda p: tower.forward(p, False), pixels, args.repeats)
+        r2, f2 = rate(lambda p: tower.forward(p, True), pixels, args.repeats)
+        a, b = f0.numpy(), f2.numpy()
+        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        print(f"{size} px: fp32 NCHW {r0:.0f} images/s; fp32 channels-last {r1:.0f} ({r1 / r0:.2f}x); "
+              f"bf16 channels-last {r2:.0f} ({r2 / r0:.2f}x); bf16 vs fp32 feature cosine mean {cos.mean():.4f}, "
+              f"min {cos.min():.4f}")
+
+
+if __name__ == "__main__":
+    main()
