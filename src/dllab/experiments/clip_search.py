@@ -11,7 +11,7 @@ from dllab.experiments._search import SMOKE_LIT, SearchConfig
 DESCRIPTION = "text-to-image search (encoder + Faiss) on TinyImageNet: per-label top-5 accuracy, example queries"
 HOMEWORK = [(courses.CS229BR, "Q2.3")]
 HEADLINE = {"mean top-5 accuracy": "mean_accuracy"}
-ESTIMATE_S = {"smoke": 20, "cpu": 240, "full": 240}
+ESTIMATE_S = {"smoke": 20, "cpu": 360, "full": 360}
 NEEDS = {"lit_model": "search-encoder"}
 
 QUERIES = ["a car", "a red car", "a yellow car", "a police car", "a cat", "a black cat", "a dog", "a small dog",
