@@ -28,6 +28,25 @@ def rate(fn, batch: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
     return repeats * len(batch) / (time.perf_counter() - t), out
 
 
+def bench(size: int, pixels: torch.Tensor, repeats: int) -> str:
+    tower = ImageTower(size)
+    nchw = tower.model.to(memory_format=torch.contiguous_format)  # the module itself, converted in place
+
+    def fp32_nchw(p):
+        with torch.no_grad():
+            return nchw.features(tower.prepare(p).contiguous())
+
+    r0, f0 = rate(fp32_nchw, pixels, repeats)
+    tower.model = nchw.to(memory_format=torch.channels_last)
+    r1, _ = rate(lambda p: tower.forward(p, False), pixels, repeats)
+    r2, f2 = rate(lambda p: tower.forward(p, True), pixels, repeats)
+    a, b = f0.numpy(), f2.numpy()
+    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    return (f"{size} px: fp32 NCHW {r0:.0f} images/s; fp32 channels-last {r1:.0f} ({r1 / r0:.2f}x); "
+            f"bf16 channels-last {r2:.0f} ({r2 / r0:.2f}x); bf16 vs fp32 feature cosine mean {cos.mean():.4f}, "
+            f"min {cos.min():.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[160, 224])
@@ -39,22 +58,7 @@ def main() -> None:
     pixels = to_nchw(xv[::10][:args.batch])
     print(f"{describe_cpu()}; {cpu_cores()} threads; batch {len(pixels)}")
     for size in args.sizes:
-        tower = ImageTower(size)
-        nchw = tower.model.to(memory_format=torch.contiguous_format)
-
-        def fp32_nchw(p, model=nchw, tower=tower):
-            with torch.no_grad():
-                return model.features(tower.prepare(p).contiguous())
-
-        r0, f0 = rate(fp32_nchw, pixels, args.repeats)
-        tower.model = tower.model.to(memory_format=torch.channels_last)
-        r1, _ = rate(lambda p: tower.forward(p, False), pixels, args.repeats)
-        r2, f2 = rate(lambda p: tower.forward(p, True), pixels, args.repeats)
-        a, b = f0.numpy(), f2.numpy()
-        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
-        print(f"{size} px: fp32 NCHW {r0:.0f} images/s; fp32 channels-last {r1:.0f} ({r1 / r0:.2f}x); "
-              f"bf16 channels-last {r2:.0f} ({r2 / r0:.2f}x); bf16 vs fp32 feature cosine mean {cos.mean():.4f}, "
-              f"min {cos.min():.4f}")
+        print(bench(size, pixels, args.repeats))
 
 
 if __name__ == "__main__":
