@@ -135,38 +135,42 @@ class ImageTower:
             return self.model.features(self.prepare(pixels)).float()
 
     def choose_bf16(self, pixels: torch.Tensor) -> bool:
-        """Time one batch in fp32 and bf16 autocast on this machine; bf16 only if faster (recorded in
-        ``timing``)."""
+        """Time one batch in fp32 and bf16 autocast on this machine (once per tower; the measurement is kept in
+        ``timing``); bf16 only if faster."""
         from dllab.nn.throughput import precision_times
 
-        torch.set_num_threads(cpu_cores())
-        batch = pixels[:min(len(pixels), 32)]
-        self.timing = {k: round(v, 4) for k, v in precision_times(lambda b: self.forward(batch, b), 2).items()}
+        if not self.timing:
+            torch.set_num_threads(cpu_cores())
+            batch = pixels[:min(len(pixels), 32)]
+            self.timing = {k: round(v, 4) for k, v in precision_times(lambda b: self.forward(batch, b), 2).items()}
         return self.timing["bf16"] < self.timing["fp32"]
 
     def features(self, images: np.ndarray, progress: bool | None = None) -> np.ndarray:
         pixels = to_nchw(images)
         key = images_key(images)
+        views = (False, True) if self.flip else (False,)
+
+        def entry(mirror: bool, bf16: bool) -> str:
+            return f"{self.resolution}{'-mirror' if mirror else ''}{'-bf16' if bf16 else ''}-{key}"
+
+        if self.precision == "auto":  # a precision whose every view is cached, else the faster one here
+            found = [b for b in (True, False) if all(is_cached("lite0", entry(m, b)) for m in views)]
+            bf16 = found[0] if found else self.choose_bf16(pixels)
+        else:
+            bf16 = self.precision == "bf16"
+        self.bf16 = bf16
 
         def view(mirror: bool) -> np.ndarray:
-            def entry(bf16: bool) -> str:
-                return f"{self.resolution}{'-mirror' if mirror else ''}{'-bf16' if bf16 else ''}-{key}"
-
-            if self.precision == "auto":
-                found = [b for b in (True, False) if is_cached("lite0", entry(b))]
-                bf16 = found[0] if found else self.choose_bf16(pixels)
-            else:
-                bf16 = self.precision == "bf16"
-            self.bf16 = bf16
-
             def run(a: int, b: int) -> torch.Tensor:
                 x = pixels[a:b]
                 return self.forward(x.flip(-1) if mirror else x, bf16)
 
             label = f"image tower ({self.name}{', mirrored' if mirror else ''}{', bf16' if bf16 else ''})"
-            return cached("lite0", entry(bf16), lambda: batched(run, len(pixels), self.batch_size, label, progress))
+            return cached("lite0", entry(mirror, bf16),
+                          lambda: batched(run, len(pixels), self.batch_size, label, progress))
 
-        return (view(False) + view(True)) / 2 if self.flip else view(False)
+        out = [view(m) for m in views]
+        return (out[0] + out[1]) / 2 if self.flip else out[0]
 
 
 class TextTower:
