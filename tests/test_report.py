@@ -7,7 +7,7 @@ import pytest
 from dllab.config import ExperimentConfig
 from dllab.errors import DllabError
 from dllab.recorder import Recorder
-from dllab.report import build_combined, build_report
+from dllab.report import build_combined, build_report, fmt_number
 
 
 class Cfg(ExperimentConfig):
@@ -40,3 +40,10 @@ def test_combined_report_holds_every_run(tmp_path):
         dirs.append(build_report(rec.dir).parent)
     html = build_combined(dirs, tmp_path / "all.html").read_text()
     assert "Section 0" in html and "Section 1" in html and "demo0" in html and "demo1" in html
+
+
+def test_numbers_read_like_a_person():
+    assert fmt_number(0.9408, "mean_acc") == "94.08%" and fmt_number(0.0014, "acc_std") == "0.14%"
+    assert fmt_number(1.5, "mean_acc") == "1.5"  # not a share: outside [0, 1]
+    assert fmt_number(0.9408, "loss") == "0.9408" and fmt_number(123456.0) == "1.23e+05"
+    assert fmt_number(40000) == "40,000" and fmt_number(512) == "512" and fmt_number(True) == "True"

@@ -38,13 +38,14 @@ def _is_share(key: str) -> bool:
 
 
 def fmt_number(value: float, key: str = "") -> str:
-    """A number as a person reads it: shares as percentages with one decimal, others to 4 significant digits."""
+    """A number as a person reads it: shares as percentages with two decimals (94.08%: a 5-seed CIFAR-10 mean is
+    read to the hundredth), others to 4 significant digits, large integers with thousands separators."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return html.escape(str(value))
     if isinstance(value, int):
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if _is_share(key) and 0.0 <= value <= 1.0:
-        return f"{100 * value:.1f}%"
+        return f"{100 * value:.2f}%"
     if value == 0:
         return "0"
     if 1e-3 <= abs(value) < 1e5:
