@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
 
 from dllab.environment import cpu_cores, describe_cpu
 from dllab.search.galleries import validation_set
-from dllab.search.towers import ImageTower, to_nchw
+from dllab.search.towers import ImageTower, normalize_rows, to_nchw
 
 
 def rate(fn, batch: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
@@ -40,8 +39,7 @@ def bench(size: int, pixels: torch.Tensor, repeats: int) -> str:
     tower.model = nchw.to(memory_format=torch.channels_last)
     r1, _ = rate(lambda p: tower.forward(p, False), pixels, repeats)
     r2, f2 = rate(lambda p: tower.forward(p, True), pixels, repeats)
-    a, b = f0.numpy(), f2.numpy()
-    cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    cos = (normalize_rows(f0.numpy()) * normalize_rows(f2.numpy())).sum(1)
     return (f"{size} px: fp32 NCHW {r0:.0f} images/s; fp32 channels-last {r1:.0f} ({r1 / r0:.2f}x); "
             f"bf16 channels-last {r2:.0f} ({r2 / r0:.2f}x); bf16 vs fp32 feature cosine mean {cos.mean():.4f}, "
             f"min {cos.min():.4f}")

@@ -123,20 +123,25 @@ def run(cfg: Config, rec) -> dict:
                                          "nearest class mean over training images only; speed on this CPU.")
     best = max(study, key=lambda r: r["ncm_accuracy"])
     final = history[-1]
-    why = ("set by lit.precision" if cfg.lit.precision != "auto" else "the precision of the cached features"
-           if not image_tower.timing else "measured faster here" if image_tower.bf16 else "bf16 measured slower")
+    used = "bf16" if image_tower.bf16 else "fp32"
+    if cfg.lit.precision != "auto":
+        why = "set by lit.precision"
+    elif not image_tower.timing:
+        why = "the precision of the cached features"
+    else:
+        why = "measured faster here" if image_tower.bf16 else "bf16 measured slower"
     rec.text("Reading", (
         f"The heads map both towers into a {cfg.lit.dim}-d space. After {len(history)} epochs the class captions "
         f"retrieve held-out training images with per-label top-5 accuracy "
         f"{100 * final.get('holdout_top5', float('nan')):.1f}% (temperature {final['temperature']:.3f}). "
         f"In the resolution study the most accurate input size is {best['resolution']} px "
         f"({100 * best['ncm_accuracy']:.1f}% nearest class mean, {best['images_per_s']:.0f} images/s); "
-        f"this run used {cfg.lit.resolution} px in {'bf16' if image_tower.bf16 else 'fp32'} ({why}). "
+        f"this run used {cfg.lit.resolution} px in {used} ({why}). "
         f"The encoder is trained on the 200 labels' captions "
         f"({len(texts)} captions from {len(TEMPLATES)} templates x up to {cfg.lit.max_names} WordNet names): it "
         "is not zero-shot the way CLIP is, and queries far from those captions are out of its training."))
     return {"holdout_top5": final.get("holdout_top5"), "resolution": cfg.lit.resolution, "dim": cfg.lit.dim,
-            "precision": "bf16" if image_tower.bf16 else "fp32", "precision_timing": image_tower.timing,
+            "precision": used, "precision_timing": image_tower.timing,
             "temperature": final["temperature"], "n_train_images": len(x), "n_captions": len(texts),
             "resolution_study": {str(r["resolution"]): r for r in study}, "heads_file": HEADS_FILE,
             "dataset_partial": ds.partial}

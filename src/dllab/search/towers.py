@@ -169,8 +169,7 @@ class ImageTower:
             return cached("lite0", entry(mirror, bf16),
                           lambda: batched(run, len(pixels), self.batch_size, label, progress))
 
-        out = [view(m) for m in views]
-        return (out[0] + out[1]) / 2 if self.flip else out[0]
+        return sum(view(m) for m in views) / len(views)
 
 
 class TextTower:
