@@ -8,7 +8,7 @@ Unknown keys and wrong types raise :class:`ConfigError` naming the key.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, ClassVar, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -23,8 +23,13 @@ class ExperimentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    seed: int = Field(0, description="the run seed: every random stream is derived from it and a name "
-                                     "(dllab.seeding)")
+    # Fields whose complete value depends on other fields (cifar-fast's ``fast`` numbers come from its recipe): a
+    # ``mode="before"`` validator of the subclass completes them from what the layers gave, so :func:`resolve`
+    # leaves them out of the defaults it starts from. Once resolved they are written out whole like any field.
+    DERIVED: ClassVar[tuple[str, ...]] = ()
+
+    seed: int = Field(0, ge=0, lt=2 ** 63, description="the run seed (0 <= seed < 2^63): every random stream is "
+                                                          "derived from it and a name (dllab.seeding)")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -87,7 +92,12 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text (a binary or damaged file?); give a YAML file "
+                          "of key: value lines") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
@@ -99,6 +109,8 @@ def load_yaml(path: str | Path) -> dict:
 
 def _describe_error(err: dict, cls: type[ExperimentConfig]) -> str:
     key = ".".join(str(p) for p in err["loc"]) or "(root)"
+    if err["type"] == "value_error" and not err["loc"]:  # a validator of the whole config: its own sentence
+        return str(err.get("ctx", {}).get("error") or err["msg"])
     if err["type"] == "extra_forbidden":
         valid = ", ".join(sorted(cls.model_fields))
         return f"unknown config key '{key}' (valid keys: {valid})"
@@ -131,7 +143,8 @@ def resolve(
         raise ConfigError(f"unknown preset {preset!r}; choose one of: {', '.join(presets)}")
     # Start from the full defaults so that a partial nested override (train: {epochs: 2}) keeps the
     # experiment's other nested defaults instead of the nested class's generic ones.
-    values: dict = _merge(cls().model_dump(), presets[preset])
+    defaults = {k: v for k, v in cls().model_dump().items() if k not in cls.DERIVED}
+    values: dict = _merge(defaults, presets[preset])
     if config_file is not None:
         values = _merge(values, load_yaml(config_file))
     for item in overrides or []:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,9 +21,10 @@ from dllab.executor import Executor, OnResult, Stage, describe_failure, land
 def call_with_cores(fn: Callable, kwargs: dict, cpus: int):
     """Body of a remote task: use ``cpus`` cores (the budget that dllab's runner and executors read), then run
     ``fn(**kwargs)``."""
+    from dllab.executor import apply_budget
+
     os.environ["DLLAB_THREADS"] = str(cpus)
-    if "torch" in sys.modules:  # a reused worker; a fresh one sets its threads when the runner imports torch
-        sys.modules["torch"].set_num_threads(cpus)
+    apply_budget(cpus)
     return fn(**kwargs)
 
 

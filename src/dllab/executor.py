@@ -8,13 +8,16 @@ distributed executor plugs in by implementing :meth:`Executor.map` alone.
 Cores. Every executor works under a core budget (``DLLAB_THREADS`` or all cores in the main process). The local
 executor runs up to ``workers`` stages at once in spawned processes; each worker's torch threads are its share of
 the budget among the workers still busy, re-computed whenever a stage reports progress, so the last stage of a
-sweep runs on the whole budget. Executors nest: inside a worker, :func:`current_budget` is that worker's share,
-and a stage that maps stages of its own (a suite's run, say) gets a local executor under it.
+sweep runs on the whole budget. :func:`apply_budget` is the one place that sets torch's threads. Workers die with
+the process that started them (a killed suite leaves nothing running). Executors nest: inside a worker,
+:func:`current_budget` is that worker's share, and a stage that maps stages of its own (a suite's run, say) gets a
+local executor under it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -113,24 +116,56 @@ def current_budget() -> int:
     return worker_threads(workers, unfinished.value, cores)
 
 
-def rebalance_threads() -> None:
-    """Set torch's thread count to this process's current budget (a no-op outside executor workers)."""
-    if _POOL is None:
-        return
+def apply_budget(threads: int | None = None) -> int:
+    """Set torch's thread count to ``threads`` or this process's current budget, and return it.
+
+    The one place that sets torch's threads: the runner calls it before a run, a worker before each stage and
+    whenever its stage reports progress (so it takes over the cores of finished stages), a distributed executor
+    with the CPUs its task was given. Library code and experiments never set threads themselves."""
     import torch
 
-    n = current_budget()
+    n = threads or current_budget()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+    return n
+
+
+def _die_with_parent() -> None:
+    """End this worker when the process that started it dies, however it dies (SIGKILL included): on Linux the
+    kernel's parent-death signal; everywhere a watcher thread that sees the worker re-parented."""
+    import os
+    import signal
+    import threading
+    import time
+
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dllab-parent-watch", daemon=True).start()
 
 
 def _init_worker(unfinished, workers: int, cores: int) -> None:
     global _POOL
+    _die_with_parent()
     _POOL = (unfinished, workers, cores)
 
 
 def _run_in_worker(stage: Stage):
-    rebalance_threads()
+    apply_budget()
     try:
         return stage.fn(**stage.kwargs)
     finally:

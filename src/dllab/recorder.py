@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from dllab import progress as _progress
+from dllab.checkpoint import EpochCheckpoint
 from dllab.environment import capture_environment
 from dllab.errors import DllabError
-from dllab.executor import Executor, LocalExecutor, Stage, rebalance_threads
+from dllab.executor import Executor, LocalExecutor, Stage, apply_budget, current_budget
+from dllab.executor import in_parent_process as executor_in_parent
 from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
 from dllab.rundir import read_metrics
 
@@ -55,7 +57,9 @@ class Recorder:
         self.figures_dir = self.dir / "figures"
         self.checkpoints_dir = self.dir / "checkpoints"
         self._t0 = time.perf_counter()
-        self._show_progress = _progress.default_enabled() if progress is None else progress
+        # The run context that experiments read (never private fields): whether to draw progress bars, and
+        # ``threads``, the cores this piece of work may use now.
+        self.show_progress = _progress.default_enabled() if progress is None else progress
         self._wandb = None
         self._sections: list[dict] = []
         self._prior_wall = 0.0
@@ -89,6 +93,12 @@ class Recorder:
 
             self._wandb = WandbMirror(self.dir, experiment, config)
 
+    @property
+    def threads(self) -> int:
+        """Cores this piece of work may use now (its share of the budget inside an executor worker); torch's
+        thread count already equals it (:func:`dllab.executor.apply_budget`)."""
+        return current_budget()
+
     # -- metrics ---------------------------------------------------------------------------------
     def log(self, **metrics: Any) -> None:
         """Append one JSON object (e.g. ``phase="train", epoch=3, loss=0.4``) to metrics.jsonl."""
@@ -97,7 +107,8 @@ class Recorder:
             f.write(line + "\n")
         if self._wandb is not None:
             self._wandb.log(metrics)
-        rebalance_threads()  # in an executor worker: take over the cores of stages that have finished
+        if not executor_in_parent():  # in an executor worker: take over the cores of stages that have finished
+            apply_budget()
 
     def metrics(self) -> list[dict]:
         return read_metrics(self.dir)
@@ -153,10 +164,10 @@ class Recorder:
     # -- long loops ------------------------------------------------------------------------------
     def progress_bar(self, description: str, total: int | None):
         """A progress bar (shown on a terminal) whose fields can be updated: ``bar.update(i, loss=...)``."""
-        return _progress.progress_bar(description, total, self._show_progress)
+        return _progress.progress_bar(description, total, self.show_progress)
 
     def progress(self, iterable: Iterable, description: str, total: int | None = None) -> Iterator:
-        return _progress.track(iterable, description, total, self._show_progress)
+        return _progress.track(iterable, description, total, self.show_progress)
 
     # -- stages ----------------------------------------------------------------------------------
     def _stage_path(self, name: str) -> Path:
@@ -190,7 +201,7 @@ class Recorder:
         Returns name -> result, in ``tasks`` order.
         """
         done = {n: read_json(self._stage_path(n)) for n in tasks if self._stage_done(n)}
-        spec = WorkerSpec(str(self.dir), self.experiment, self.config, self.resumed, self._show_progress)
+        spec = WorkerSpec(str(self.dir), self.experiment, self.config, self.resumed, self.show_progress)
         stages = [Stage(n, run_stage, {"spec": spec, "fn": fn, "kwargs": kwargs})
                   for n, (fn, kwargs) in tasks.items() if n not in done]
         if stages:
@@ -206,6 +217,14 @@ class Recorder:
     def checkpoint_path(self, name: str = "last") -> Path:
         self.checkpoints_dir.mkdir(exist_ok=True)
         return self.checkpoints_dir / f"{name}.pt"
+
+    def epoch_checkpoint(self, name: str, enabled: bool = True) -> EpochCheckpoint:
+        """The per-epoch checkpoint of the training loop whose metrics rows are tagged ``run=name``: saved to
+        checkpoints/<name>.pt; on resume the rows of epochs after it are dropped (each epoch is logged once)."""
+        def restart(epoch: int) -> None:
+            self.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= epoch)
+
+        return EpochCheckpoint(self.checkpoint_path(name) if enabled else None, self.resumed, restart)
 
     # -- end -------------------------------------------------------------------------------------
     def wall_time(self) -> float:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from dllab import config as configlib
 from dllab import experiments
-from dllab.environment import cpu_cores
 from dllab.errors import DllabError
-from dllab.executor import Executor
+from dllab.executor import Executor, apply_budget
 from dllab.recorder import Recorder
 from dllab.report import build_report
 from dllab.rundir import RunLock, has_results, new_run_dir
@@ -64,9 +63,7 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
         recorder.env["preset"] = None if resume else preset
         seed_everything(cfg.seed)
         try:
-            import torch
-
-            torch.set_num_threads(cpu_cores())
+            apply_budget()
             summary = module.run(cfg, recorder)
         except (DllabError, KeyboardInterrupt) as exc:
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)

@@ -34,6 +34,18 @@ class TrainConfig(BaseModel):
     warmup_epochs: float = Field(0.0, ge=0, description="linear warm-up from 0 over this many epochs")
 
 
+def piecewise_linear(step: float, points: list[tuple[float, float]]) -> float:
+    """The value at ``step`` of the line through ``points`` ``[(step, value), ...]`` (steps increasing), held
+    flat outside them: the shape of every warm-up and linear decay (cifar-fast's triangular and linear
+    schedules, the LiT heads' warm-up)."""
+    if step <= points[0][0]:
+        return points[0][1]
+    for (s0, v0), (s1, v1) in zip(points, points[1:]):
+        if step <= s1:
+            return v0 + (v1 - v0) * (step - s0) / (s1 - s0)
+    return points[-1][1]
+
+
 def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
     """Multiplier of the base learning rate at optimiser step ``step`` (0-based).
 

@@ -30,7 +30,7 @@ def open_encoder(cfg: SearchConfig, rec):
     from dllab.search.encoders import load_encoder
 
     return load_encoder(cfg.encoder, clip_model=cfg.clip_model, lit_model=cfg.lit_model, lit_config=cfg.lit,
-                        lit_per_class=cfg.lit_per_class, seed=cfg.seed, progress=rec._show_progress)
+                        lit_per_class=cfg.lit_per_class, seed=cfg.seed, progress=rec.show_progress)
 
 
 def validation_set(cfg: SearchConfig):

@@ -5,9 +5,9 @@ which are never used for any choice."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dllab import courses
 from dllab.config import ExperimentConfig
@@ -42,18 +42,53 @@ RECIPES: dict[int, dict[str, dict]] = {
 }
 
 
+def recipe_numbers(recipe: str, target: int) -> dict:
+    """The complete numbers of ``recipe`` for ``target`` (FastConfig's defaults are airbench94's)."""
+    if recipe == "homework":
+        raise ValueError("recipe=homework is Myrtle-5 with plain SGD: run 'dllab run cifar-train --preset full' "
+                         "(2 h 16 min on 2 cores); benchmarks/cifar_fast.py measures its images/s")
+    return FastConfig(**RECIPES[target][recipe]).model_dump()
+
+
 class Config(ExperimentConfig):
-    recipe: Literal["dllab", "airbench94", "homework"] = Field("dllab", description="which recipe trains")
-    target: Literal[94, 85] = Field(94, description="the accuracy the recipe aims at")
+    DERIVED = ("fast", "ablation_epochs")
+
+    recipe: Literal["dllab", "airbench94", "homework"] = Field("dllab", description="which recipe trains: picks "
+                                                               "the starting numbers of fast.* (RECIPES)")
+    target: Literal[94, 85] = Field(94, description="the accuracy the recipe aims at (%)")
     seeds: int = Field(1, ge=1, le=20, description="runs with seeds seed, seed + 1, ...; mean and spread reported")
     split: Literal["test", "holdout"] = Field("test", description="test: train on 50,000, measure on the 10,000 "
                                                                   "test images; holdout: train on 45,000, measure "
                                                                   "on the other 5,000 (for tuning)")
-    n_train: int | None = Field(None, ge=100, description="first n training images (smoke runs)")
+    n_train: int | None = Field(None, ge=100, description="first n training images (smoke runs; None: all)")
     n_eval: int | None = Field(None, ge=100, description="first n evaluation images (smoke runs; None: all)")
-    fast: FastConfig | None = Field(None, description="overrides of the recipe's numbers (None: the recipe's)")
+    fast: FastConfig = Field(default_factory=lambda: FastConfig(**RECIPES[94]["dllab"]),
+                             description="every number that trains, complete: the recipe's for the target, "
+                                         "changed one by one by a preset, a file or --set fast.KEY=VALUE")
     ablation: bool = Field(False, description="also train the 85% recipe with each trick removed in turn")
+    ablation_epochs: float = Field(1.5, gt=0, description="epochs of the ablation's base (the recipe's 85% "
+                                                          "epochs unless set); its other numbers are fast.*")
     ablation_seeds: int = Field(3, ge=1, le=10, description="seeds per ablation row")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _complete(cls, data: Any) -> Any:
+        """Fill ``fast`` from the recipe's table and overlay the numbers given (a config.yaml gives all of
+        them, so re-running it trains exactly what it says); ``ablation_epochs`` from the 85% recipe."""
+        if not isinstance(data, dict):
+            return data
+        recipe, target = data.get("recipe", "dllab"), data.get("target", 94)
+        if recipe not in ("dllab", "airbench94", "homework") or target not in RECIPES:
+            return data  # the field validators name the bad value
+        given = data.get("fast")
+        data = dict(data)
+        if isinstance(given, FastConfig):
+            given = given.model_dump(exclude_unset=True)
+        if given is None or isinstance(given, dict):
+            data["fast"] = {**recipe_numbers(recipe, target), **(given or {})}
+        if "ablation_epochs" not in data:
+            data["ablation_epochs"] = RECIPES[85][recipe]["epochs"]
+        return data
 
 
 # trick -> the overrides that remove it from a recipe (TTA needs no retraining: the runs measure both)
@@ -86,17 +121,6 @@ SUMMARY_KEYS = {
     "config": "the recipe's numbers as run", "train_indices_sha256": "hash of the training indices used",
     "ablation": "ablation=true: one row per trick removed from the 85% recipe (accuracy, change, time, ratio)",
 }
-
-
-def recipe_config(cfg: Config, target: int | None = None) -> FastConfig:
-    """The recipe's numbers for ``target`` (default: the config's), with the config's ``fast`` overrides."""
-    if cfg.recipe == "homework":
-        from dllab.errors import ConfigError
-
-        raise ConfigError("recipe=homework is Myrtle-5 with plain SGD: run 'dllab run cifar-train --preset full' "
-                          "(2 h 16 min on 2 cores); benchmarks/cifar_fast.py measures its images/s")
-    base = FastConfig(**RECIPES[target or cfg.target][cfg.recipe])
-    return base.model_copy(update=cfg.fast.model_dump(exclude_unset=True)) if cfg.fast is not None else base
 
 
 def ablation_rows(runs: dict[str, list[dict]]) -> list[dict]:
@@ -138,10 +162,8 @@ def run(cfg: Config, rec) -> dict:
     import torch
 
     from dllab import data, plotting
-    from dllab.environment import cpu_cores, describe_cpu
+    from dllab.environment import describe_cpu
 
-    fc = recipe_config(cfg)
-    torch.set_num_threads(cpu_cores())
     ds = data.load("cifar10")
     train_idx, held_idx = split_indices(len(ds.x_train), cfg.split, cfg.n_train, cfg.seed)
     x_tr = torch.from_numpy(np.array(ds.x_train[train_idx]))
@@ -154,13 +176,17 @@ def run(cfg: Config, rec) -> dict:
     if cfg.n_eval:
         x_ev, y_ev = x_ev[:cfg.n_eval], y_ev[:cfg.n_eval]
 
-    def one(seed: int, fcfg: FastConfig = fc, name: str = "") -> dict:
+    def one(seed: int, fcfg: FastConfig = cfg.fast, name: str = "") -> dict:
         from dllab.nn.fast import train_fast
 
-        def log(r):
-            rec.log(run=f"{name}seed{seed}", **r)
+        tag = f"{name}seed{seed}"
 
-        r = train_fast(fcfg, x_tr, y_tr, x_ev, y_ev, seed=seed, log=log, progress=rec._show_progress)
+        def log(r):
+            rec.log(run=tag, **r)
+
+        ckpt = rec.epoch_checkpoint(tag)
+        r = train_fast(fcfg, x_tr, y_tr, x_ev, y_ev, seed=seed, log=log, progress=rec.show_progress, checkpoint=ckpt)
+        ckpt.discard()  # 30 MB each at full width, and the stage's result is all a resume needs
         return {k: r[k] for k in ("accuracy", "accuracy_no_tta", "time_s", "eval_s", "eval_no_tta_s", "bf16",
                                   "step_times", "history", "steps")}
 
@@ -169,7 +195,7 @@ def run(cfg: Config, rec) -> dict:
     times = np.array([r["time_s"] for r in results])
     where = f"{len(x_ev)} test images" if cfg.split == "test" else f"{len(x_ev)} held-out training images"
     rec.text("Setting", f"{ds.describe()}. Recipe {cfg.recipe} for {cfg.target}%: trained on {len(train_idx)} "
-                        f"training images, measured on {where}. {describe_cpu()}, {cpu_cores()} threads; "
+                        f"training images, measured on {where}. {describe_cpu()}, {rec.threads} threads; "
                         f"bf16 autocast {'on' if results[0]['bf16'] else 'off'} (measured s/step: "
                         f"{results[0]['step_times'] or 'fixed by config'}).")
     hist = {f"seed {cfg.seed + i}": r["history"] for i, r in enumerate(results)}
@@ -189,7 +215,7 @@ def run(cfg: Config, rec) -> dict:
             "accuracies": accs.tolist(),
             "times_s": times.tolist(), "mean_time_s": float(times.mean()), "recipe": cfg.recipe,
             "target": cfg.target, "split": cfg.split, "bf16": results[0]["bf16"],
-            "step_times": results[0]["step_times"], "config": fc.model_dump(),
+            "step_times": results[0]["step_times"], "config": cfg.fast.model_dump(),
             "train_indices_sha256": hashlib.sha256(np.asarray(train_idx, np.int64).tobytes()).hexdigest()[:16]}
 
 
@@ -200,7 +226,7 @@ def _ablation(cfg: Config, rec, one) -> list[dict]:
 
     from dllab import plotting
 
-    base = recipe_config(cfg, 85).model_copy(update={"eval_each_epoch": False})  # no curves: 27 runs
+    base = cfg.fast.model_copy(update={"epochs": cfg.ablation_epochs, "eval_each_epoch": False})  # no curves: 27 runs
     seeds = [cfg.seed + i for i in range(cfg.ablation_seeds)]
     runs: dict[str, list[dict]] = {}
     skipped = []

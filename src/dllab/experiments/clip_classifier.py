@@ -62,8 +62,8 @@ def run(cfg: Config, rec) -> dict:
         return out
 
     encoder = open_encoder(cfg, rec)
-    inputs_tr, frozen = encoder.image_inputs(x_tr, rec._show_progress)
-    inputs_va, _ = encoder.image_inputs(x_va, rec._show_progress)
+    inputs_tr, frozen = encoder.image_inputs(x_tr, rec.show_progress)
+    inputs_va, _ = encoder.image_inputs(x_va, rec.show_progress)
     yt, yv = relabel(y_tr), relabel(y_va)
     weights = balanced_weights(yt, len(classes)) if cfg.balance else torch.ones(len(classes))
     with torch_stream(cfg.seed, "init"):

@@ -51,12 +51,12 @@ def run(cfg: Config, rec) -> dict:
     ds, x_va, y_va, label_names, names = validation_set(cfg)
     _, x_tr, y_tr, _ = training_set(cfg.lit_per_class)
     encoder = open_encoder(cfg, rec)
-    engine = SearchEngine.build(encoder, x_va, y_va, label_names, kind="exact", progress=rec._show_progress)
+    engine = SearchEngine.build(encoder, x_va, y_va, label_names, kind="exact", progress=rec.show_progress)
     all_labels = np.arange(len(label_names))
     texts = label_queries(names, cfg.template)
     before_all, _ = engine.evaluate(texts, all_labels, cfg.k)
     worst = np.argsort(before_all, kind="stable")[:cfg.n_worst]
-    train_emb = encoder.embed_images(x_tr, rec._show_progress)
+    train_emb = encoder.embed_images(x_tr, rec.show_progress)
     text_emb = encoder.embed_texts([texts[c] for c in worst])
 
     def fit_one(i: int, c: int) -> dict:

@@ -52,7 +52,7 @@ def run(cfg: Config, rec) -> dict:
 
     ds, x, y, label_names, names = validation_set(cfg)
     encoder = open_encoder(cfg, rec)
-    engine = SearchEngine.build(encoder, x, y, label_names, kind="exact", progress=rec._show_progress)
+    engine = SearchEngine.build(encoder, x, y, label_names, kind="exact", progress=rec.show_progress)
     labels = np.arange(len(label_names))
     acc, ids = engine.evaluate(label_queries(names, cfg.template), labels, cfg.k)
     variant, _ = engine.evaluate(label_queries(names, cfg.variant_template), labels, cfg.k)

@@ -93,7 +93,7 @@ def run(cfg: Config, rec) -> dict:
     texts, caption_labels = captions(names, cfg.lit.max_names)
     image_tower = ImageTower(cfg.lit.resolution, flip=cfg.lit.flip, precision=cfg.lit.precision)
     text_tower = TextTower()
-    feats = image_tower.features(x, rec._show_progress)
+    feats = image_tower.features(x, rec.show_progress)
     caption_feats = text_tower.features(texts)
 
     def log(r):
@@ -101,7 +101,7 @@ def run(cfg: Config, rec) -> dict:
 
     rec.drop_metrics(lambda r: r.get("phase") != "lit")
     heads, history = train_heads(feats, y, caption_feats, caption_labels, cfg.lit, cfg.seed, log=log,
-                                 progress=rec._show_progress)
+                                 progress=rec.show_progress)
     heads.save(rec.dir / HEADS_FILE)
     study = rec.stage("resolution_study", lambda: _resolution_study(
         x, y, cfg.resolutions, min(cfg.study_per_class, cfg.n_per_class or cfg.study_per_class),

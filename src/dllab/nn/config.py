@@ -33,16 +33,16 @@ class FastConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     epochs: float = Field(9.9, gt=0, description="training epochs (fractional: the last one stops early)")
-    batch_size: int = Field(1024, ge=1)
+    batch_size: int = Field(1024, ge=1, description="images per optimiser step")
     lr: float = Field(11.5, gt=0, description="learning rate per 1,024 examples (decoupled from momentum)")
     momentum: float = Field(0.85, ge=0, lt=1, description="Nesterov momentum")
     weight_decay: float = Field(0.0153, ge=0, description="weight decay per 1,024 examples (decoupled from lr)")
     bias_scaler: float = Field(64.0, gt=0, description="learning-rate multiplier of batch-norm biases")
-    label_smoothing: float = Field(0.2, ge=0, lt=1)
+    label_smoothing: float = Field(0.2, ge=0, lt=1, description="share of the target spread over all classes")
     whiten_bias_epochs: int = Field(3, ge=0, description="epochs the whitening layer's bias trains")
-    widths: tuple[int, int, int] = (64, 256, 256)
+    widths: tuple[int, int, int] = Field((64, 256, 256), description="channels of the three conv groups")
     bn_momentum: float = Field(0.6, gt=0, lt=1, description="running-statistics momentum (airbench convention)")
-    scaling: float = Field(1 / 9, gt=0, description="logit scale")
+    scaling: float = Field(1 / 9, gt=0, description="logit scale (the head's output is multiplied by it)")
     flip: bool = Field(True, description="horizontal flips")
     alternate_flip: bool = Field(True, description="flips alternate: a random half flipped once, then every image "
                                                    "flips every other epoch (False: a fresh random half each epoch)")
@@ -53,23 +53,33 @@ class FastConfig(BaseModel):
     low_res_epochs: int = Field(0, ge=0, description="epochs at low_res before full 32x32 images")
     train_bn_scale: bool = Field(False, description="train the batch-norm scales (airbench freezes them at 1)")
     translate: int = Field(2, ge=0, description="random translation (reflect padding) in pixels")
-    lookahead: bool = Field(True, description="EMA of the weights every 5 steps")
+    lookahead: bool = Field(True, description="lookahead: every lookahead_every steps the weights move to an EMA "
+                                              "of themselves, the final weights are the EMA's")
+    lookahead_every: int = Field(5, ge=1, description="steps between lookahead updates (airbench94: 5)")
+    lookahead_decay: float = Field(0.95, gt=0, lt=1, description="EMA decay per step, scaled by (step / total)^3 "
+                                                                 "so early weights are forgotten (airbench94: 0.95)")
     tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
-    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: measured at start-up")
-    channels_last: bool = True
+    precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: the faster of fp32 and bf16 "
+                                                                             "autocast, timed at start-up")
+    channels_last: bool = Field(True, description="NHWC layout: 1.58x faster steps on the developers' CPU")
     eval_each_epoch: bool = Field(True, description="monitoring: accuracy (no TTA) after every epoch (its time is "
                                                       "left out of the run's time)")
     optimizer: Literal["nesterov", "muon"] = Field("nesterov", description="nesterov: decoupled Nesterov SGD for "
                                                    "everything; muon: Muon for the conv filters, Nesterov SGD "
                                                    "(sgd_* numbers) for biases and the head, as airbench94_muon")
-    schedule: Literal["triangular", "linear"] = Field("triangular", description="triangular: warm-up over 23% then "
-                                                      "linear decay to 0.07; linear: decay from 1 to 0")
+    schedule: Literal["triangular", "linear"] = Field("triangular", description="triangular: from lr_start up to "
+                                                      "1 over warmup_frac of the steps, then down to lr_end; "
+                                                      "linear: from 1 down to 0 (factors of every lr)")
+    warmup_frac: float = Field(0.23, ge=0, lt=1, description="triangular: share of the steps spent warming up")
+    lr_start: float = Field(0.2, ge=0, description="triangular: lr factor at the first step")
+    lr_end: float = Field(0.07, ge=0, description="triangular: lr factor at the last step")
     head_unit_std: bool = Field(False, description="initialise the head's weights to unit standard deviation")
-    muon_lr: float = Field(0.24, gt=0, description="optimizer=muon: Muon's learning rate")
+    muon_lr: float = Field(0.24, gt=0, description="optimizer=muon: Muon's learning rate (per step, on the "
+                                                   "orthogonalised update)")
     muon_momentum: float = Field(0.6, ge=0, lt=1, description="optimizer=muon: Muon's Nesterov momentum")
     muon_ns_steps: int = Field(3, ge=1, le=10, description="optimizer=muon: Newton-Schulz steps")
-    sgd_bias_lr: float = Field(0.053, gt=0, description="optimizer=muon: lr of biases (whitening bias decays "
-                                                        "to 0 over whiten_bias_epochs)")
-    sgd_head_lr: float = Field(0.67, gt=0, description="optimizer=muon: lr of the head")
+    sgd_bias_lr: float = Field(0.053, gt=0, description="optimizer=muon: lr of biases, per step of a summed "
+                                                        "loss (whitening bias decays to 0 over whiten_bias_epochs)")
+    sgd_head_lr: float = Field(0.67, gt=0, description="optimizer=muon: lr of the head, per step of a summed loss")
     sgd_weight_decay: float = Field(2e-6, ge=0, description="optimizer=muon: weight decay per example in a batch "
                                                             "(biases and head)")

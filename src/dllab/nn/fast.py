@@ -26,10 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dllab.checkpoint import EpochCheckpoint
 from dllab.nn.config import FastConfig
 from dllab.nn.data import images_to_float, random_crop
 from dllab.nn.throughput import precision_times, training_step
 from dllab.seeding import torch_generator, torch_stream
+from dllab.training import piecewise_linear
 
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
@@ -119,7 +121,8 @@ def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
 
 
 def make_optimizers(cfg: FastConfig, model: AirNet) -> tuple[list[torch.optim.Optimizer], dict]:
-    """The optimisers of a recipe and its named parameter groups.
+    """The optimisers of a recipe and its named parameter groups (each group's dict holds its ``name``, which a
+    checkpoint keeps).
 
     nesterov (airbench94): one Nesterov SGD, learning rate and weight decay given per 1,024 examples and
     decoupled from the momentum (lr / (1024 (1 + 1 / (1 - momentum)))), batch-norm biases at ``bias_scaler``
@@ -135,15 +138,15 @@ def make_optimizers(cfg: FastConfig, model: AirNet) -> tuple[list[torch.optim.Op
         wd = cfg.weight_decay * cfg.batch_size / kilostep
         others = [p for n, p in named if "norm" not in n]
         bias_lr = lr * cfg.bias_scaler
-        opt = torch.optim.SGD([{"params": norm_biases, "lr": bias_lr, "weight_decay": wd / bias_lr},
-                               {"params": others, "lr": lr, "weight_decay": wd / lr}],
+        opt = torch.optim.SGD([{"name": "norm", "params": norm_biases, "lr": bias_lr, "weight_decay": wd / bias_lr},
+                               {"name": "others", "params": others, "lr": lr, "weight_decay": wd / lr}],
                               momentum=cfg.momentum, nesterov=True)
         return [opt], {"norm": opt.param_groups[0], "others": opt.param_groups[1]}
     wd = cfg.sgd_weight_decay * cfg.batch_size
     blr, hlr = cfg.sgd_bias_lr, cfg.sgd_head_lr
-    sgd = torch.optim.SGD([{"params": [model.whiten.bias], "lr": blr, "weight_decay": wd / blr},
-                           {"params": norm_biases, "lr": blr, "weight_decay": wd / blr},
-                           {"params": [model.head.weight], "lr": hlr, "weight_decay": wd / hlr}],
+    sgd = torch.optim.SGD([{"name": "whiten", "params": [model.whiten.bias], "lr": blr, "weight_decay": wd / blr},
+                           {"name": "norm", "params": norm_biases, "lr": blr, "weight_decay": wd / blr},
+                           {"name": "head", "params": [model.head.weight], "lr": hlr, "weight_decay": wd / hlr}],
                           momentum=cfg.momentum, nesterov=True)
     filters = [p for n, p in named if p.ndim == 4]  # the whitening filter only when it trains
     muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, nesterov=True, ns_steps=cfg.muon_ns_steps)
@@ -151,28 +154,28 @@ def make_optimizers(cfg: FastConfig, model: AirNet) -> tuple[list[torch.optim.Op
                          "filters": muon.param_groups[0]}
 
 
-def lr_schedule(kind: str, total: int) -> Callable[[int], float]:
-    """The learning-rate factor at each step: triangular (airbench94: from 0.2 up to 1 over the first 23% of
-    steps, then down to 0.07) or linear (airbench94_muon: from 1 down to 0)."""
-    if kind == "linear":
-        return lambda step: 1 - step / total
-    warm = int(0.23 * total)
-
-    def triangular(step: int) -> float:
-        if step < warm:
-            return 0.2 + 0.8 * step / warm
-        return 1.0 + (0.07 - 1.0) * (step - warm) / max(1, total - warm)
-
-    return triangular
+def lr_schedule(cfg: FastConfig, total: int) -> Callable[[int], float]:
+    """The learning-rate factor at each of ``total`` steps, through :func:`dllab.training.piecewise_linear`:
+    triangular (airbench94: from ``lr_start`` up to 1 over the first ``warmup_frac`` of the steps, then down to
+    ``lr_end``) or linear (airbench94_muon: from 1 down to 0)."""
+    if cfg.schedule == "linear":
+        points = [(0, 1.0), (total, 0.0)]
+    else:
+        points = [(0, cfg.lr_start), (max(1, int(cfg.warmup_frac * total)), 1.0), (total, cfg.lr_end)]
+    return lambda step: piecewise_linear(step, points)
 
 
 def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor | None,
                y_eval: torch.Tensor | None, *, seed: int, log: Callable[[dict], None] | None = None,
-               progress: bool | None = None) -> dict:
+               progress: bool | None = None, checkpoint: EpochCheckpoint | None = None) -> dict:
     """Train an :class:`AirNet` with ``cfg`` on uint8 NHWC images; evaluate on (x_eval, y_eval) after each epoch
     (without TTA; ``eval_each_epoch``) and at the end with TTA. Returns {"model", "accuracy", "history", "time_s",
     "bf16", ...}. ``time_s`` counts everything after the data is loaded (set-up, whitening, the precision check,
-    training, the final TTA evaluation) except the per-epoch monitoring evaluations (``monitor_s``)."""
+    training, the final TTA evaluation) except the per-epoch monitoring evaluations (``monitor_s``).
+
+    ``checkpoint`` saves the whole training state after each epoch (weights, optimisers, lookahead EMA, the data
+    generator, the step, the precision chosen, history) and, when resuming, continues from it: the result equals
+    an uninterrupted run's (times aside)."""
     from dllab.progress import progress_bar
 
     t_start = time.perf_counter()
@@ -195,16 +198,20 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    if cfg.precision == "auto":
+    checkpoint = checkpoint or EpochCheckpoint(None)
+    state = checkpoint.load()
+    if state is not None:  # the precision chosen at the start stays (a new timing could choose otherwise)
+        bf16, step_times = state["bf16"], state["step_times"]
+    elif cfg.precision == "auto":
         bf16, step_times = choose_precision(model, x[:cfg.batch_size // 4], y[:cfg.batch_size // 4])
     else:
         bf16, step_times = cfg.precision == "bf16", {}
-    opts, groups = make_optimizers(cfg, model)
+    opts, _ = make_optimizers(cfg, model)
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in opts]
     steps_per_epoch = len(x) // cfg.batch_size
     total = math.ceil(steps_per_epoch * cfg.epochs)
     whiten_steps = steps_per_epoch * cfg.whiten_bias_epochs
-    schedule = lr_schedule(cfg.schedule, total)
+    schedule = lr_schedule(cfg, total)
 
     ema = {k: v.detach().clone() for k, v in model.state_dict().items()} if cfg.lookahead else None
 
@@ -220,15 +227,27 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
         return torch.where(mask, images.flip(-1), images)
 
     flipped = random_flip(x) if cfg.flip else x  # alternating: a random half once, then all every other epoch
+    history, step, monitor_s, start_epoch, elapsed = [], 0, 0.0, 1, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        for opt, opt_state in zip(opts, state["optimizers"]):
+            opt.load_state_dict(opt_state)
+        if ema is not None:
+            ema = state["ema"]
+        gen.set_state(state["generator"])
+        history, step, monitor_s = state["history"], state["step"], state["monitor_s"]
+        start_epoch, elapsed = state["epoch"] + 1, state["elapsed_s"]
+    t_start -= elapsed  # time before an interruption counts
+
     def accuracy(tta_level: int) -> tuple[float, float]:
         """(accuracy on the evaluation images at this TTA level, seconds it took)."""
         t_eval = time.perf_counter()
         pred = tta_logits(model, x_eval_n, tta_level, bf16).argmax(1)
         return float((pred == y_eval).float().mean()), time.perf_counter() - t_eval
 
-    history, step, monitor_s = [], 0, 0.0
     with progress_bar("cifar-fast", total, enabled=progress) as bar:
-        for epoch in range(1, math.ceil(cfg.epochs) + 1):
+        bar.advance(step)
+        for epoch in range(start_epoch, math.ceil(cfg.epochs) + 1):
             model.train()
             model.whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
             if cfg.flip and not cfg.alternate_flip:
@@ -251,7 +270,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                 factor = schedule(step)
                 for opt, lrs in zip(opts, base_lrs):
                     for g, base_lr in zip(opt.param_groups, lrs):
-                        if g is groups.get("whiten"):  # muon only: the whitening bias decays to 0 over its epochs
+                        if g.get("name") == "whiten":  # muon only: the whitening bias decays to 0 over its epochs
                             g["lr"] = base_lr * max(0.0, 1 - step / max(1, whiten_steps))
                         else:
                             g["lr"] = base_lr * factor
@@ -268,8 +287,8 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                     opt.step()
                 model.zero_grad(set_to_none=True)
                 step += 1
-                if ema is not None and step % 5 == 0:
-                    lookahead(0.95 ** 5 * (step / total) ** 3)
+                if ema is not None and step % cfg.lookahead_every == 0:  # decay grows to its final value
+                    lookahead(cfg.lookahead_decay ** cfg.lookahead_every * (step / total) ** 3)
                 sum_loss += float(loss.detach())
                 correct += int((out.detach().argmax(1) == yb).sum())
                 seen += len(idx)
@@ -285,6 +304,10 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
             history.append(rec)
             if log is not None:
                 log(rec)
+            checkpoint.save({"epoch": epoch, "model": model.state_dict(), "optimizers": [o.state_dict() for o in opts],
+                             "ema": ema, "generator": gen.get_state(), "step": step, "history": history,
+                             "monitor_s": monitor_s, "elapsed_s": time.perf_counter() - t_start,
+                             "bf16": bf16, "step_times": step_times})
     result = {"model": model, "history": history, "bf16": bf16, "step_times": step_times, "steps": step}
     if x_eval is not None:
         result["accuracy"], result["eval_s"] = accuracy(cfg.tta_level)

@@ -13,7 +13,6 @@ batches (a like-for-like comparison).
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 import time
 from collections.abc import Callable
@@ -22,8 +21,8 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from dllab.checkpoint import EpochCheckpoint
 from dllab.errors import ConfigError, DivergenceError
-from dllab.fileio import atomic_write
 from dllab.nn.config import TorchTrainConfig
 from dllab.nn.data import batch_indices, flip, random_crop
 from dllab.recorder import Recorder
@@ -98,13 +97,6 @@ def _call(forward, xb: torch.Tensor, cfg: TorchTrainConfig) -> torch.Tensor:
                           "C++ compiler on the CPU and triton on a GPU. Set train.compile=false") from e
 
 
-def _save_checkpoint(path, model, opt, epoch: int, history: list[dict], done: bool) -> None:
-    buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "history": history,
-                "done": done}, buf)
-    atomic_write(path, buf.getvalue())
-
-
 def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         evals: dict[str, tuple[torch.Tensor, torch.Tensor]], cfg: TorchTrainConfig, *, prep: Prep, num_classes: int,
         seed: int, recorder: Recorder | None = None, name: str = "train", loss_fn: LossFn | None = None,
@@ -130,18 +122,15 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
     steps_per_epoch = math.ceil(n / cfg.batch_size)
     result = FitResult()
     start_epoch = 0
-    ckpt = recorder.checkpoint_path(name) if recorder is not None and cfg.checkpoint else None
-    if ckpt is not None and recorder.resumed and ckpt.is_file():
-        state = torch.load(ckpt, map_location=device, weights_only=False)
+    ckpt = recorder.epoch_checkpoint(name, cfg.checkpoint) if recorder is not None else EpochCheckpoint(None)
+    state = ckpt.load()
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         start_epoch, result.history = state["epoch"], state["history"]
         if state["done"]:
             result.stopped_early = start_epoch < cfg.epochs
             return result
-
-    if recorder is not None and recorder.resumed:  # records of epochs after the checkpoint are redone
-        recorder.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= start_epoch)
     t_start = time.perf_counter() - (result.history[-1]["time_s"] if result.history else 0.0)
     sync_every = 1 if device.type == "cpu" else 10
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -168,7 +157,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 # Reading a value syncs the device: on a GPU the guard looks at the running sum every
                 # `sync_every` steps (a non-finite loss keeps it non-finite); on the CPU it is free.
                 if (i % sync_every == sync_every - 1 or i == steps_per_epoch - 1) and not torch.isfinite(sum_loss):
-                    where = f"the last good checkpoint is {ckpt} (epoch {epoch - 1})" if ckpt and epoch > 1 \
+                    where = f"the last good checkpoint is {ckpt.path} (epoch {epoch - 1})" if ckpt.path and epoch > 1 \
                         else "no checkpoint was written yet"
                     raise DivergenceError(f"{name}: the loss became {float(loss.detach())} at epoch {epoch}, "
                                           f"step {i + 1}; {where}. Lower the learning rate (--set train.lr=...) "
@@ -195,8 +184,8 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                                        and record["train_acc"] >= cfg.stop_at_train_acc)
         if recorder is not None:
             recorder.log(**record)
-        if ckpt is not None:
-            _save_checkpoint(ckpt, model, opt, epoch, result.history, done)
+        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                   "history": result.history, "done": done})
         if done:
             result.stopped_early = epoch < cfg.epochs
             break

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from dllab.checkpoint import EpochCheckpoint
 from dllab.errors import DivergenceError
 from dllab.scratch.data import batches
 from dllab.scratch.optim import SGD
@@ -42,18 +43,25 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
 
     The learning rate follows :func:`dllab.training.lr_factor` at every step, as in the PyTorch loop.
     ``transform(x_batch, rng)`` (e.g. augmentation + flattening) is applied to each training batch; validation
-    data must already be in model-input form. The reported training loss includes the L2 penalty, as CS7643's
-    J = CE + lambda/2 * sum(w^2). Epoch e's shuffling and augmentation use the stream ``("batches", e)`` of
-    ``seed``.
+    data must already be in model-input form. With a recorder, each epoch is checkpointed (weights, momentum,
+    history, best weights) and a resumed run continues after the last finished epoch. The reported training
+    loss includes the L2 penalty, as CS7643's J = CE + lambda/2 * sum(w^2). Epoch e's shuffling and augmentation
+    use the stream ``("batches", e)`` of ``seed``.
     """
     opt = SGD(model, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     res = ScratchResult()
     x_train, y_train = train
     steps = -(-len(x_train) // cfg.batch_size)
-    if recorder is not None and recorder.resumed:  # no checkpoints here: an unfinished run starts over
-        recorder.drop_metrics(lambda r: r.get("run") != name)
-    t0 = time.perf_counter()
-    for epoch in range(1, cfg.epochs + 1):
+    ckpt = recorder.epoch_checkpoint(name) if recorder is not None else EpochCheckpoint(None)
+    state, start = ckpt.load(), 1
+    if state is not None:
+        load_params(model, state["params"])
+        for k, v in state["velocity"].items():
+            opt.velocity[k][...] = v
+        res = state["result"]
+        start = state["epoch"] + 1
+    t0 = time.perf_counter() - (res.history[-1]["time_s"] if res.history else 0.0)
+    for epoch in range(start, cfg.epochs + 1):
         rng = seeded_rng(seed, "batches", epoch)
         sum_loss = sum_acc = 0.0
         bar_cm = recorder.progress_bar(f"{name} epoch {epoch}/{cfg.epochs}", steps) if recorder \
@@ -83,6 +91,7 @@ def fit(model, train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.n
         if val_acc > res.best_val_acc:
             res.best_epoch, res.best_val_acc = epoch, val_acc
             res.best_params = {k: p.copy() for k, p in model.params().items()}
+        ckpt.save({"epoch": epoch, "params": model.params(), "velocity": opt.velocity, "result": res})
     return res
 
 

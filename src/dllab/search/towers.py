@@ -11,7 +11,6 @@ import torch
 import torch.nn.functional as F
 
 from dllab.data.store import cache_dir
-from dllab.environment import cpu_cores
 from dllab.errors import DllabError
 from dllab.progress import progress_bar
 
@@ -70,7 +69,6 @@ def cached(kind: str, key: str, compute) -> np.ndarray:
 
 def batched(fn, n: int, batch_size: int, description: str, progress: bool | None = None) -> np.ndarray:
     """Run ``fn(start, stop) -> tensor`` over ``range(n)`` in batches under no_grad, with a progress bar."""
-    torch.set_num_threads(cpu_cores())
     out = []
     with torch.no_grad(), progress_bar(description, n, enabled=progress) as bar:
         for i in range(0, n, batch_size):
@@ -140,7 +138,6 @@ class ImageTower:
         from dllab.nn.throughput import precision_times
 
         if not self.timing:
-            torch.set_num_threads(cpu_cores())
             batch = pixels[:min(len(pixels), 32)]
             self.timing = {k: round(v, 4) for k, v in precision_times(lambda b: self.forward(batch, b), 2).items()}
         return self.timing["bf16"] < self.timing["fp32"]
