@@ -123,6 +123,39 @@ def test_a_killed_suite_resumes_only_what_is_missing(tmp_path, shared_data):
     assert _sections(out) == _sections(whole)
 
 
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of process group ``pgid`` that are still running (zombies waiting for a reaper do not count)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_suite_killed_alone_takes_its_workers_with_it(tmp_path, shared_data):
+    """SIGKILL to the suite's own process only (not its group): 5 s later none of its workers is left, and
+    --resume at once finds no run directory held by an orphan."""
+    args = ["--preset", "smoke", "--only", "mnist-logreg", "theory", "--jobs", "2", "--no-pdf"]
+    out = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "dllab", "suite", *args, "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and not all((out / n / "env.json").is_file() for n in ("mnist-logreg", "theory")):
+        time.sleep(0.1)
+    assert len(_alive_in_group(proc.pid)) >= 3  # the suite and its two workers
+    proc.kill()
+    proc.wait()
+    time.sleep(5)
+    assert _alive_in_group(proc.pid) == []
+    res = dllab("suite", *args, "--out", str(out), "--resume")
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
 def test_resume_refuses_nothing_and_a_fresh_suite_refuses_a_used_directory(tmp_path, shared_data):
     out = tmp_path / "s"
     out.mkdir()
