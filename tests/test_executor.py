@@ -1,6 +1,7 @@
 """dllab.executor: stages in worker processes, results as data, cores re-shared, nesting under one budget."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -97,3 +98,31 @@ def test_map_stages_gives_the_last_stage_all_cores(tmp_path, monkeypatch):
                           "long": (threads_stage, {"role": "long"})}, workers=2)
     assert out["short"] == [2]
     assert out["long"] == [2, 4]
+
+
+def test_each_stage_of_a_two_worker_pool_keeps_to_its_share_of_the_cores(tmp_path, shared_data):
+    """Inside a 2-worker pool on a 2-core budget every stage runs on 1 thread while both are busy (the runner, the
+    start-up precision timing and embedding included), never on the whole machine."""
+    from dllab.executor import LocalExecutor
+    from thread_probe import probe
+
+    stages = [Stage(f"s{i}", probe, {"out": str(tmp_path / f"run{i}"), "seed": i}) for i in range(2)]
+    results = LocalExecutor(cores=2).map(stages, workers=2)
+    for name, seen in results.items():
+        assert {s["where"] for s in seen} >= {"stage start", "embedding", "precision timing", "timed step", "log"}
+        assert all(s["threads"] <= s["share"] for s in seen), (name, seen)
+        assert all(s["threads"] == s["share"] for s in seen if s["where"] in ("stage start", "log")), (name, seen)
+        assert seen[0]["share"] == 1 and any(s["where"] == "timed step" and s["threads"] == 1 for s in seen)
+
+
+def test_no_experiment_reads_a_private_recorder_field():
+    import ast
+
+    from dllab import experiments
+
+    folder = Path(experiments.__file__).parent
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                assert not (isinstance(node.value, ast.Name) and node.value.id in ("rec", "recorder")), \
+                    f"{path.name}:{node.lineno} reads recorder.{node.attr}"
