@@ -53,17 +53,18 @@ def load_state(path: str | Path) -> dict | None:
         try:
             state = torch.load(candidate, map_location="cpu", weights_only=False)
         except Exception as exc:  # truncated, overwritten, not a checkpoint: any reason means "unusable"
-            damaged.append(f"{candidate.name} ({type(exc).__name__})")
+            damaged.append((candidate.name, type(exc).__name__))
             continue
         if not isinstance(state, dict) or "epoch" not in state:
-            damaged.append(f"{candidate.name} (not a dllab checkpoint)")
+            damaged.append((candidate.name, "not a dllab checkpoint"))
             continue
         if damaged:
-            print(f"dllab: warning: {damaged[0]} is damaged; resuming from the checkpoint before it "
-                  f"(epoch {state['epoch']})", file=sys.stderr)
+            print(f"dllab: warning: {damaged[0][0]} is damaged ({damaged[0][1]}); resuming from the checkpoint "
+                  f"before it (epoch {state['epoch']})", file=sys.stderr)
         return state
     if damaged:
-        raise DllabError(f"checkpoint {path} is damaged and no earlier one is readable ({', '.join(damaged)}); "
+        what = ", ".join(f"{name}: {why}" for name, why in damaged)
+        raise DllabError(f"checkpoint {path} is damaged and no earlier one is readable ({what}); "
                          f"delete {path} and {previous(path).name} to train that part again from the start")
     return None
 

@@ -210,6 +210,31 @@ def cmd_search(args) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the house error format: one line, ``dllab: error: ...`` and where to read more, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"dllab: error: {message} (see '{self.prog} --help')\n")
+
+
+def _bounded_int(low: int, high: int | None = None):
+    """An argparse type: an integer in [low, high] (argparse names the option in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            within = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {within}, got {value}")
+        return value
+
+    return parse
+
+
+PORT = _bounded_int(1, 65535)
+
+
 def _config_arguments(p: argparse.ArgumentParser) -> None:
     """The arguments that resolve an experiment's config, shared by 'run' and 'show'."""
     p.add_argument("experiment", help="experiment name (see 'dllab list')")
@@ -219,13 +244,14 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE.yaml", help="YAML file of config values applied after the preset")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one config value (repeatable; dotted keys for nested values, e.g. train.lr=0.05)")
-    p.add_argument("--seed", type=int, help="the run seed: every random stream is derived from it (overrides the "
+    p.add_argument("--seed", type=_bounded_int(0, 2 ** 63 - 1),
+                   help="the run seed: every random stream is derived from it (overrides the "
                                             "config)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(prog="dllab", formatter_class=fmt, epilog=EPILOG,
+    parser = Parser(prog="dllab", formatter_class=fmt, epilog=EPILOG,
                                      description="dllab: the foundations of deep learning as reproducible, "
                                                  "tested experiments.")
     parser.add_argument("--version", action="version", version=f"dllab {__version__}")
@@ -272,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=["smoke", "cpu", "full"], default="cpu", help="the preset of every run")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these experiments (and what they need)")
     p.add_argument("--skip", nargs="+", metavar="NAME", default=[], help="leave these experiments out")
-    p.add_argument("--jobs", type=int, metavar="N", help="runs at once (default: one per core of the budget)")
+    p.add_argument("--jobs", type=_bounded_int(1), metavar="N",
+                   help="runs at once (default: one per core of the budget)")
     p.add_argument("--out", metavar="DIR", help="suite directory (default: runs/suite-<preset>)")
     p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
                    help="local worker processes (default), Ray tasks, or SLURM jobs through submitit")
@@ -293,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "URL holds the configuration, so it can be shared.",
                        epilog="example: dllab playground --port 8765   # then open http://127.0.0.1:8765/")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    p.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
     p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("search", help="text-to-image search over TinyImageNet: the page, or queries here",
@@ -306,16 +333,17 @@ def build_parser() -> argparse.ArgumentParser:
                               "          dllab search query 'a red car' 'a school bus' -k 5")
     p.add_argument("action", choices=["serve", "query"])
     p.add_argument("query", nargs="*", help="texts to search for (query)")
-    p.add_argument("-k", type=int, default=5, help="results per query (default 5)")
+    p.add_argument("-k", type=_bounded_int(1, 1000), default=5, help="results per query (default 5)")
     p.add_argument("--encoder", action="append", choices=["lit", "clip"],
                    help="encoder(s) to offer (repeatable; default lit, which needs no download)")
     p.add_argument("--lit-model", metavar="DIR", help="a search-encoder run directory (default: the cached "
                                                      "default heads, trained once if absent)")
     p.add_argument("--clip-model", default="openai/clip-vit-base-patch32",
                    help="CLIP model id or local directory (default openai/clip-vit-base-patch32)")
-    p.add_argument("--per-class", type=int, metavar="N", help="index only N validation images per label")
+    p.add_argument("--per-class", type=_bounded_int(1, 50), metavar="N",
+                   help="index only N validation images per label")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8766, help="port (default 8766)")
+    p.add_argument("--port", type=PORT, default=8766, help="port (default 8766)")
     p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
     p.set_defaults(func=cmd_search, encoder=None)
 
@@ -337,9 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dllab.errors import os_error
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except OSError as exc:  # a full disk, a folder where a file belongs, a missing permission
+        print(f"dllab: error: {os_error(exc)}", file=sys.stderr)
+        return 2
     except DllabError as exc:
         print(f"dllab: error: {exc}", file=sys.stderr)
         return exc.exit_code

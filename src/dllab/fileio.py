@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from dllab.errors import DamagedFileError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -27,6 +29,11 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes the file private; a result file is as readable as any
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write (a full disk) names no file: name the one being written
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -58,17 +65,54 @@ def write_json(path: str | Path, obj: Any) -> None:
 _REQUIRED = object()
 
 
-def read_json(path: str | Path, default: Any = _REQUIRED) -> Any:
-    """The JSON value in ``path``; ``default`` instead when the file does not exist (if one is given)."""
+def read_json(path: str | Path, default: Any = _REQUIRED, kind: type | tuple[type, ...] | None = None) -> Any:
+    """The JSON value in ``path``; ``default`` instead when the file does not exist (if one is given).
+
+    A file that is not JSON text (truncated, binary) or, with ``kind``, holds another type of value raises a
+    :class:`DamagedFileError` naming it; a missing file without a default raises one too."""
     path = Path(path)
-    if default is not _REQUIRED and not path.is_file():
-        return default
-    return json.loads(path.read_text())
+    if not path.is_file():
+        if default is not _REQUIRED:
+            return default
+        raise DamagedFileError(f"{path} does not exist (the run did not get that far, or the file was removed)")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {_DAMAGED_HINT}") from None
+    except json.JSONDecodeError as exc:
+        raise DamagedFileError(f"{path} is damaged: not valid JSON ({exc.msg} at line {exc.lineno}). "
+                               f"{_DAMAGED_HINT}") from None
+    if kind is not None and not isinstance(value, kind):
+        want = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise DamagedFileError(f"{path} is damaged: it holds {_JSON_NAMES.get(type(value), type(value).__name__)} "
+                               f"where {want} belongs. {_DAMAGED_HINT}")
+    return value
+
+
+_DAMAGED_HINT = "Restore it from a copy, or delete it and continue the run with --resume (which rewrites it)"
+_JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
+               bool: "true/false", type(None): "null"}
 
 
 def read_jsonl(path: str | Path) -> list[dict]:
-    """The records of a JSON-lines file (an absent file has none)."""
+    """The records of a JSON-lines file (an absent file has none). A last line cut short (a process killed while
+    appending) is left out; any other line that is not a JSON object raises a :class:`DamagedFileError`."""
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    try:
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except UnicodeDecodeError:
+        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {_DAMAGED_HINT}") from None
+    records = []
+    for i, line in enumerate(lines):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                break
+            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not JSON. {_DAMAGED_HINT}") from None
+        if not isinstance(record, dict):
+            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not a JSON object. {_DAMAGED_HINT}")
+        records.append(record)
+    return records

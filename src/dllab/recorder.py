@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import fcntl
+import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -27,7 +26,7 @@ from dllab.errors import DllabError
 from dllab.executor import Executor, LocalExecutor, Stage, apply_budget, current_budget
 from dllab.executor import in_parent_process as executor_in_parent
 from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
-from dllab.rundir import read_metrics
+from dllab.rundir import read_metrics, read_sections
 
 
 @dataclass(frozen=True)
@@ -74,9 +73,11 @@ class Recorder:
             if stored.read_text() != config_yaml:
                 raise DllabError(f"cannot resume {self.dir}: its config.yaml differs from the requested config; "
                                  "resume with the same preset/--set options, or start a new run")
-            self._sections = read_json(self.dir / "sections.json", [])
-            env = read_json(self.dir / "env.json", {})
-            self._prior_wall = float(env.get("wall_time_s") or 0.0)
+            # Both are rewritten as the run goes on: a damaged copy costs the earlier wall time, nothing else.
+            self._sections = _readable(lambda: read_sections(self.dir), [])
+            env = _readable(lambda: read_json(self.dir / "env.json", {}, kind=dict), {})
+            self._prior_wall = float(env.get("wall_time_s") or 0.0) if isinstance(env.get("wall_time_s"),
+                                                                                   (int, float)) else 0.0
         else:
             if self.dir.exists() and any(p.name != ".lock" for p in self.dir.iterdir()):
                 raise DllabError(f"run directory {self.dir} already exists and is not empty; "
@@ -84,6 +85,9 @@ class Recorder:
             self.dir.mkdir(parents=True, exist_ok=True)
             atomic_write(self.dir / "config.yaml", config_yaml)
             atomic_write(self.dir / "metrics.jsonl", "")
+        if self.figures_dir.exists() and not self.figures_dir.is_dir():
+            raise DllabError(f"{self.figures_dir} is a file where the run's figures folder belongs; move it away and "
+                             "run again")
         self.figures_dir.mkdir(exist_ok=True)
         self.env = capture_environment(getattr(config, "seed", 0))
         self.env.update(experiment=experiment, status="running", started=_dt.datetime.now().isoformat())
@@ -142,14 +146,12 @@ class Recorder:
         import matplotlib.pyplot as plt
 
         path = self.figures_dir / f"{name}.png"
-        fd, tmp = tempfile.mkstemp(dir=self.figures_dir, prefix=f".{name}.", suffix=".png")
-        os.close(fd)
+        buf = io.BytesIO()
         try:
-            fig.savefig(tmp, dpi=110, bbox_inches="tight")
-            os.replace(tmp, path)
+            fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
         finally:
-            Path(tmp).unlink(missing_ok=True)
             plt.close(fig)
+        atomic_write(path, buf.getvalue())
         self._add_section({"kind": "figure", "name": name, "file": f"figures/{name}.png", "caption": caption})
         return path
 
@@ -174,8 +176,11 @@ class Recorder:
         return self.dir / "stages" / f"{name}.json"
 
     def _stage_done(self, name: str) -> bool:
-        """True when resuming and stage ``name`` finished in an earlier attempt."""
-        return self.resumed and self._stage_path(name).is_file()
+        """True when resuming and stage ``name`` finished in an earlier attempt (and its result is readable: a
+        damaged one is computed again)."""
+        if not (self.resumed and self._stage_path(name).is_file()):
+            return False
+        return _readable(lambda: read_json(self._stage_path(name)), None) is not None
 
     def _store_stage(self, name: str, result: Any) -> None:
         write_json(self._stage_path(name), result)
@@ -230,11 +235,15 @@ class Recorder:
     def wall_time(self) -> float:
         return self._prior_wall + time.perf_counter() - self._t0
 
-    def finish(self, summary: dict) -> None:
-        """Write summary.json and the final env.json (status, wall time)."""
+    def finish(self, summary: dict, report: Callable[[dict], Any] | None = None) -> None:
+        """Write summary.json, then ``report(final_env)`` (the runner builds report.html), and only then env.json
+        with status ``finished``: a run whose report could not be written never looks finished."""
         write_json(self.dir / "summary.json", summary)
-        self.env.update(status="finished", finished=_dt.datetime.now().isoformat(),
-                        wall_time_s=round(self.wall_time(), 3))
+        final = {**self.env, "status": "finished", "finished": _dt.datetime.now().isoformat(),
+                 "wall_time_s": round(self.wall_time(), 3)}
+        if report is not None:
+            report(final)
+        self.env = final
         write_json(self.dir / "env.json", self.env)
         if self._wandb is not None:
             self._wandb.finish(summary)
@@ -243,6 +252,19 @@ class Recorder:
         """Mark the run as failed in env.json (the checkpoints stay for --resume)."""
         self.env.update(status="failed", error=reason, wall_time_s=round(self.wall_time(), 3))
         write_json(self.dir / "env.json", self.env)
+
+
+def _readable(read: Callable[[], Any], default: Any) -> Any:
+    """``read()``, or ``default`` with a warning when the file is damaged (for files a resume rewrites)."""
+    from dllab.errors import DamagedFileError
+
+    try:
+        return read()
+    except DamagedFileError as exc:
+        import sys
+
+        print(f"dllab: warning: {exc}; it will be written again", file=sys.stderr)
+        return default
 
 
 def run_stage(spec: WorkerSpec, fn: Callable, kwargs: dict):

@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from dllab.courses import COURSES, cite
-from dllab.errors import DllabError
+from dllab.errors import DamagedFileError, DllabError
 from dllab.fileio import atomic_write, read_json
+from dllab.rundir import read_sections
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -136,17 +137,23 @@ def _sections_html(run_dir: Path, sections: list[dict]) -> str:
 
 
 def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | None = None,
-               heading: str | None = None) -> str:
+               heading: str | None = None, env: dict | None = None) -> str:
     """The HTML section of one run (title, summary, report sections, config, environment).
 
     ``anchor`` gives the section an id, ``link`` adds a link to the run directory, ``heading`` replaces the title
-    (the combined report uses these)."""
+    (the combined report uses these); ``env`` replaces env.json (the runner passes the final one, which it writes
+    only once the report exists)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").is_file():
         raise DllabError(f"{run_dir} is not a run directory (no config.yaml)")
-    env = read_json(run_dir / "env.json", {})
-    summary = read_json(run_dir / "summary.json", {})
-    sections = read_json(run_dir / "sections.json", [])
+    env = read_json(run_dir / "env.json", {}, kind=dict) if env is None else env
+    summary = read_json(run_dir / "summary.json", {}, kind=dict)
+    sections = read_sections(run_dir)
+    try:
+        config_text = (run_dir / "config.yaml").read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DamagedFileError(f"{run_dir / 'config.yaml'} is damaged: not UTF-8 text; restore it from a copy "
+                               "(without it the run cannot be resumed either)") from None
     experiment = env.get("experiment", run_dir.parent.name)
     git = env.get("git") or {}
     commit = (git.get("commit") or "unknown")[:10] + (" (dirty)" if git.get("dirty") else "")
@@ -161,7 +168,7 @@ def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | No
 <p class="meta">{meta}</p>
 <h2>Summary</h2>{_kv_table(summary) if summary else "<p class='bad'>no summary: the run did not finish</p>"}
 <h2>Results</h2>{_sections_html(run_dir, sections)}
-<details><summary>Config</summary><pre>{html.escape((run_dir / "config.yaml").read_text())}</pre></details>
+<details><summary>Config</summary><pre>{html.escape(config_text)}</pre></details>
 <details><summary>Environment</summary>{_kv_table({k: v for k, v in env.items() if k not in ("argv",)})}</details>
 </section>"""
 
@@ -171,10 +178,11 @@ def _page(title: str, body: str) -> str:
             f"<style>{_CSS}</style></head><body>{body}</body></html>\n")
 
 
-def build_report(run_dir: str | Path) -> Path:
-    """(Re)write ``run_dir/report.html`` from the run's files and return its path."""
+def build_report(run_dir: str | Path, env: dict | None = None) -> Path:
+    """(Re)write ``run_dir/report.html`` from the run's files (``env`` instead of env.json when given) and return
+    its path."""
     run_dir = Path(run_dir)
-    body = render_run(run_dir)
+    body = render_run(run_dir, env=env)
     out = run_dir / "report.html"
     atomic_write(out, _page(f"dllab: {run_dir.parent.name}/{run_dir.name}", body))
     return out

@@ -25,8 +25,8 @@ import socket
 import sys
 from pathlib import Path
 
-from dllab.errors import DllabError
-from dllab.fileio import read_jsonl
+from dllab.errors import DamagedFileError, DllabError
+from dllab.fileio import read_json, read_jsonl
 
 LOCK_NAME = ".lock"
 
@@ -45,6 +45,23 @@ def new_run_dir(root: str | Path, experiment: str, config_yaml: str) -> Path:
 
 def read_metrics(run_dir: str | Path) -> list[dict]:
     return read_jsonl(Path(run_dir) / "metrics.jsonl")
+
+
+_SECTION_KEYS = {"figure": ("name", "file"), "text": ("title", "body"), "table": ("title", "rows")}
+
+
+def read_sections(run_dir: str | Path) -> list[dict]:
+    """The report sections in sections.json (none if absent), each checked to be one the report can draw; a
+    damaged file raises a DamagedFileError naming it."""
+    path = Path(run_dir) / "sections.json"
+    sections = read_json(path, [], kind=list)
+    for i, s in enumerate(sections):
+        need = _SECTION_KEYS.get(s.get("kind")) if isinstance(s, dict) else None
+        if need is None or any(k not in s for k in need) or (s["kind"] == "table" and not (
+                isinstance(s["rows"], list) and all(isinstance(r, dict) for r in s["rows"]))):
+            raise DamagedFileError(f"{path} is damaged: entry {i + 1} is not a report section. Restore it from a "
+                                   "copy, or delete it and continue the run with --resume (which rewrites it)")
+    return sections
 
 
 def has_results(run_dir: str | Path) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dllab import config as configlib
 from dllab import experiments
-from dllab.errors import DllabError
+from dllab.errors import DllabError, os_error
 from dllab.executor import Executor, apply_budget
 from dllab.recorder import Recorder
 from dllab.report import build_report
@@ -44,8 +44,14 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
     else:
         module, cfg = resolve_config(name, preset, config_file, overrides, seed)
     run_dir = Path(out) if out is not None else new_run_dir(runs_root, name, configlib.to_yaml(cfg))
+    if run_dir.exists() and not run_dir.is_dir():
+        raise DllabError(f"--out {run_dir} is a file, not a folder; give a new or existing run directory")
     created = not run_dir.exists()
-    lock = RunLock(run_dir).acquire()
+    then = f"continue with: dllab run {name} --out {run_dir} --resume"
+    try:
+        lock = RunLock(run_dir).acquire()
+    except OSError as exc:
+        raise os_error(exc, "run again") from None
 
     def discard() -> None:
         """Remove a directory this run created but never wrote a result into (nothing to resume there)."""
@@ -56,29 +62,45 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
         try:
             recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress,
                                 executor=executor)
-        except DllabError:
+        except (DllabError, OSError) as exc:
             if created:
                 discard()
+            if isinstance(exc, OSError):
+                raise os_error(exc, "run again") from None
             raise
         recorder.env["preset"] = None if resume else preset
         seed_everything(cfg.seed)
         try:
             apply_budget()
             summary = module.run(cfg, recorder)
-        except (DllabError, KeyboardInterrupt) as exc:
+        except (DllabError, KeyboardInterrupt, OSError) as exc:
+            if isinstance(exc, OSError):
+                exc = os_error(exc, then)
             reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
             if created and not has_results(run_dir):
                 discard()
             else:
-                recorder.fail(reason)
+                _try(lambda: recorder.fail(reason))
             if isinstance(exc, KeyboardInterrupt):
-                raise DllabError(f"interrupted; continue with: dllab run {name} --out {run_dir} --resume") from None
-            raise
+                raise DllabError(f"interrupted; {then}") from None
+            raise exc from None
         missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
         if missing:
             raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
-        recorder.finish(summary)
-        build_report(run_dir)
+        try:
+            recorder.finish(summary, report=lambda env: build_report(run_dir, env=env))
+        except OSError as exc:
+            error = os_error(exc, then)
+            _try(lambda: recorder.fail(f"the summary or report could not be written: {error}"))
+            raise error from None
     finally:
         lock.release()
     return run_dir
+
+
+def _try(write) -> None:
+    """A best-effort write while reporting another error (on a full disk it may fail too)."""
+    try:
+        write()
+    except OSError:
+        pass
