@@ -110,7 +110,7 @@ def test_a_disk_that_fills_at_any_write_is_one_line_and_never_a_finished_run(tmp
     args = ["run", "theory", "--preset", "smoke", "--no-progress"]
     rc, lines, total = _full_disk(10_000, *args, "--out", str(tmp_path / "whole"))
     assert rc == 0 and total > 10
-    for after in (0, 3, total // 2, total - 2, total - 1):
+    for after in (0, total // 2, total - 1):
         out = tmp_path / f"full{after}"
         rc, lines, _ = _full_disk(after, *args, "--out", str(out))
         assert rc == 2 and len(lines) == 1, (after, lines)

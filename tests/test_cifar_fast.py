@@ -89,9 +89,20 @@ def test_cifar_fast_smoke(tmp_path, shared_data):
 
 
 def test_normalize_matches_published_stats(shared_data):
-    ds, x, _ = _tiny(shared_data)
+    """The constants are the training set's channel means and standard deviations (to the published 4 digits), and
+    normalize applies them channel by channel to NHWC uint8 images."""
+    from dllab import data
+    from dllab.nn.fast import CIFAR_MEAN, CIFAR_STD
+
+    x_all = np.asarray(data.load("cifar10").x_train).reshape(-1, 3).astype(np.float64) / 255
+    np.testing.assert_allclose(x_all.mean(0), CIFAR_MEAN, atol=6e-5)
+    np.testing.assert_allclose(x_all.std(0), CIFAR_STD, atol=6e-5)
+    _, x, _ = _tiny(shared_data)
     z = normalize(x)
-    assert z.shape == (512, 3, 32, 32) and abs(float(z.mean())) < 0.2
+    assert z.shape == (512, 3, 32, 32)
+    expected = (x.permute(0, 3, 1, 2).double() / 255 - torch.tensor(CIFAR_MEAN, dtype=torch.float64).view(3, 1, 1)) \
+        / torch.tensor(CIFAR_STD, dtype=torch.float64).view(3, 1, 1)
+    torch.testing.assert_close(z.double(), expected, atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("optimizer", ["nesterov", "muon"])
@@ -129,8 +140,10 @@ def test_recipe_variants_train(shared_data, change):
     ds, x, y = _tiny(shared_data)
     cfg = FastConfig(epochs=2.0, batch_size=128, widths=(8, 16, 16), precision="fp32", tta_level=1, **change)
     r = train_fast(cfg, x, y, x[:200], y[:200], seed=0)
-    assert r["steps"] == 8 and 0 <= r["accuracy"] <= 1 and 0 <= r["accuracy_no_tta"] <= 1
-    assert np.isfinite(r["history"][-1]["train_loss"])
+    assert r["steps"] == 8
+    losses = [h["train_loss"] for h in r["history"]]
+    assert np.isfinite(losses).all() and losses[1] < losses[0]  # it learns: the second epoch's loss is lower
+    assert r["accuracy"] > 0.11 and r["accuracy_no_tta"] > 0.11  # above chance (0.10) after 8 steps (0.14-0.19)
     plain = tta_logits(r["model"], normalize(x[:200]), 0, False).argmax(1)  # the final model, without TTA
     assert r["accuracy_no_tta"] == pytest.approx(float((plain == y[:200]).float().mean()))
     if change.get("whitening") is False:  # the first layer trained as an ordinary conv
