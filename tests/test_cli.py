@@ -126,3 +126,19 @@ def test_show_lists_every_key_with_its_resolved_value(capsys):
 
 def test_show_rejects_an_unknown_key():
     assert_one_line_error(dllab("show", "cifar-train", "--set", "train.lrr=0.1"), r"train\.lrr")
+
+
+def test_show_cifar_fast_lists_every_number_the_recipe_trains_with():
+    """Each FastConfig field as its own fast.KEY row with the recipe's value (dllab, 94%: Muon at batch 500)."""
+    from dllab.experiments.cifar_fast import RECIPES
+    from dllab.nn.config import FastConfig
+
+    res = dllab("show", "cifar-fast", env={"COLUMNS": "400"})
+    assert res.returncode == 0, res.stderr
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in res.stdout.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    assert {f"fast.{k}" for k in FastConfig.model_fields} <= set(rows)
+    for key, value in {**RECIPES[94]["dllab"], "lr": 11.5}.items():
+        shown = rows[f"fast.{key}"]
+        assert shown == (repr(value) if isinstance(value, str) else str(value)), (key, shown)
+    assert "ablation_epochs" in rows and rows["ablation_epochs"] == "1.5"

@@ -186,7 +186,7 @@ def run(cfg: Config, rec) -> dict:
 
         ckpt = rec.epoch_checkpoint(tag)
         r = train_fast(fcfg, x_tr, y_tr, x_ev, y_ev, seed=seed, log=log, progress=rec.show_progress, checkpoint=ckpt)
-        ckpt.discard()  # 30 MB each at full width, and the stage's result is all a resume needs
+        ckpt.discard()  # 16-24 MB each at full width (2 copies), and the stage's result is all a resume needs
         return {k: r[k] for k in ("accuracy", "accuracy_no_tta", "time_s", "eval_s", "eval_no_tta_s", "bf16",
                                   "step_times", "history", "steps")}
 
