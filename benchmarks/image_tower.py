@@ -28,7 +28,7 @@ def rate(fn, batch: torch.Tensor, repeats: int) -> tuple[float, torch.Tensor]:
 
 
 def bench(size: int, pixels: torch.Tensor, repeats: int) -> str:
-    tower = ImageTower(size)
+    tower = ImageTower(size, flip=False, precision="fp32")
     nchw = tower.model.to(memory_format=torch.contiguous_format)  # the module itself, converted in place
 
     def fp32_nchw(p):

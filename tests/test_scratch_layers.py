@@ -19,6 +19,7 @@ def _layer_cases():
         ("relu", L.ReLU(), (4, 6), lambda x, p: torch.relu(x)),
         ("sigmoid", L.Sigmoid(), (4, 6), lambda x, p: torch.sigmoid(x)),
         ("tanh", L.Tanh(), (4, 6), lambda x, p: torch.tanh(x)),
+        ("identity", L.Identity(), (4, 6), lambda x, p: x),
         ("softmax", L.Softmax(), (4, 6), lambda x, p: torch.softmax(x, 1)),
         ("flatten", L.Flatten(), (2, 3, 2, 2), lambda x, p: x.reshape(2, -1)),
         ("conv", L.Conv2d(2, 3, 3, rng=RNG, dtype=f64), (2, 2, 6, 5),

@@ -125,7 +125,7 @@ def test_lite0_weights_load_right(tiny_subset):
     from dllab.search.encoders import ImageTower
 
     x, y, xv, yv, label_names, _ = tiny_subset
-    tower = ImageTower(64)
+    tower = ImageTower(64, flip=False, precision="fp32")
     pretrained = _ncm(tower.features(x, False), y, tower.features(xv, False), yv)
     with torch_stream(0, "random-lite0"):
         tower.model = EfficientNetLite0().eval()
@@ -156,16 +156,16 @@ def test_image_tower_precisions_and_auto_choice(tiny_subset, monkeypatch):
     from dllab.search.encoders import ImageTower, normalize_rows
 
     x = tiny_subset[0][:24]
-    f32 = ImageTower(64, precision="fp32").features(x, False)
-    f16 = ImageTower(64, precision="bf16").features(x, False)
+    f32 = ImageTower(64, flip=False, precision="fp32").features(x, False)
+    f16 = ImageTower(64, flip=False, precision="bf16").features(x, False)
     cos = (normalize_rows(f32) * normalize_rows(f16)).sum(1)
     assert cos.min() > 0.97 and not np.array_equal(f32, f16), cos.min()
-    auto = ImageTower(64, precision="auto")
+    auto = ImageTower(64, flip=False, precision="auto")
     np.testing.assert_array_equal(auto.features(x, False), f16)  # bf16 is looked up first, found: no timing
     assert auto.bf16 and auto.timing == {}
     fresh = x[:8]
     for slower, expect in (("bf16", False), ("fp32", True)):
-        tower = ImageTower(64, precision="auto")
+        tower = ImageTower(64, flip=False, precision="auto")
         monkeypatch.setattr("dllab.nn.throughput.precision_times",
                             lambda call, steps, s=slower: (call(False), call(True),
                                                            {"fp32": 2.0 if s == "fp32" else 1.0,
@@ -173,7 +173,7 @@ def test_image_tower_precisions_and_auto_choice(tiny_subset, monkeypatch):
         tower.features(fresh[:4 + expect], False)  # a new image set each time: nothing cached
         assert tower.bf16 is expect and tower.timing[slower] == 2.0
     with pytest.raises(DllabError, match="precision"):
-        ImageTower(64, precision="fp16")
+        ImageTower(64, flip=False, precision="fp16")
 
 
 def test_lite0_padding_is_tensorflow_same():
@@ -305,6 +305,7 @@ def test_frozen_classifier_no_gradient_reaches_the_encoder():
 
 
 def test_mean_query_and_mlp_query():
+    from dllab.search.config import QueryMLPConfig
     from dllab.search.queries import fit_query_mlp, mean_query
 
     g = np.random.default_rng(0)
@@ -321,7 +322,7 @@ def test_mean_query_and_mlp_query():
     u = np.eye(6, dtype=np.float32)[0]
     imgs = np.concatenate([u + 0.3 * g.standard_normal((20, 6)), -u + 0.3 * g.standard_normal((80, 6))])
     q, losses = fit_query_mlp(np.eye(6, dtype=np.float32)[1], imgs.astype(np.float32), np.arange(100) < 20,
-                              steps=100)
+                              QueryMLPConfig(steps=100))
     assert losses[-1] < losses[0] * 0.5 and q @ u > 0.8
     _, ids = SearchIndex.build(imgs).search(q, 5)
     assert (ids < 20).all()

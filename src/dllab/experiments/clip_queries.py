@@ -7,6 +7,7 @@ from pydantic import Field
 
 from dllab import courses
 from dllab.experiments._search import SMOKE_LIT, SearchConfig
+from dllab.search.config import QueryMLPConfig
 
 DESCRIPTION = "improve the 10 worst labels' queries: per-label MLP (SGD) vs mean training-image embedding"
 HOMEWORK = [(courses.CS229BR, "Q2.4.2")]
@@ -19,15 +20,11 @@ NEEDS = {"lit_model": "search-encoder"}
 class Config(SearchConfig):
     n_worst: int = Field(10, ge=1, le=200, description="labels improved: the lowest-accuracy ones")
     template: str = Field("{}", description="query of a label (as in clip-search)")
-    steps: int = Field(200, ge=1, description="SGD steps of each label's MLP")
-    lr: float = Field(0.5, gt=0)
-    momentum: float = Field(0.9, ge=0, lt=1)
-    hidden: int = Field(128, ge=1)
-    temperature: float = Field(0.05, gt=0, description="softmax temperature of the MLP's loss")
+    mlp: QueryMLPConfig = Field(QueryMLPConfig(), description="each label's query MLP and its SGD training")
     blend: float = Field(0.5, ge=0, le=1, description="weight of the text embedding in the blended mean query")
 
 
-PRESETS = {"smoke": {**SMOKE_LIT, "n_worst": 3, "steps": 20}, "cpu": {}, "full": {}}
+PRESETS = {"smoke": {**SMOKE_LIT, "n_worst": 3, "mlp": {"steps": 20}}, "cpu": {}, "full": {}}
 
 SUMMARY_KEYS = {
     "labels": "the n_worst labels, worst first", "before": "label -> top-k accuracy of the text query",
@@ -60,9 +57,7 @@ def run(cfg: Config, rec) -> dict:
     text_emb = encoder.embed_texts([texts[c] for c in worst])
 
     def fit_one(i: int, c: int) -> dict:
-        q, losses = fit_query_mlp(text_emb[i], train_emb, y_tr == c, steps=cfg.steps, lr=cfg.lr,
-                                  momentum=cfg.momentum, hidden=cfg.hidden, temperature=cfg.temperature,
-                                  seed=cfg.seed, name=label_names[c])
+        q, losses = fit_query_mlp(text_emb[i], train_emb, y_tr == c, cfg.mlp, seed=cfg.seed, name=label_names[c])
         return {"query": q.tolist(), "losses": losses}
 
     fitted = {label_names[c]: rec.stage(f"mlp_{c}", lambda i=i, c=c: fit_one(i, c)) for i, c in enumerate(worst)}

@@ -61,7 +61,7 @@ def _resolution_study(x, y, sizes: list[int], per_class: int, chosen: int, preci
     is_fit = np.concatenate([np.arange(len(np.where(y == c)[0][:per_class])) < fit_n for c in np.unique(y)])
     rows = []
     for size in sizes:
-        tower = ImageTower(size, precision=precision)
+        tower = ImageTower(size, flip=False, precision=precision)
         feats = tower.features(x)[idx] if size == chosen else tower.features(x[idx])
         mu = feats[is_fit].mean(0)
         f = normalize_rows(feats - mu)
@@ -91,17 +91,16 @@ def run(cfg: Config, rec) -> dict:
                      "images are never used here. ImageNet-1k pretrained weights may have seen images that "
                      "TinyImageNet also holds (TinyImageNet is drawn from ImageNet).")
     texts, caption_labels = captions(names, cfg.lit.max_names)
-    image_tower = ImageTower(cfg.lit.resolution, flip=cfg.lit.flip, precision=cfg.lit.precision)
+    image_tower = ImageTower.for_lit(cfg.lit)
     text_tower = TextTower()
     feats = image_tower.features(x, rec.show_progress)
     caption_feats = text_tower.features(texts)
 
     def log(r):
-        rec.log(phase="lit", **r)
+        rec.log(run="lit", **r)
 
-    rec.drop_metrics(lambda r: r.get("phase") != "lit")
     heads, history = train_heads(feats, y, caption_feats, caption_labels, cfg.lit, cfg.seed, log=log,
-                                 progress=rec.show_progress)
+                                 progress=rec.show_progress, checkpoint=rec.epoch_checkpoint("lit"))
     heads.save(rec.dir / HEADS_FILE)
     study = rec.stage("resolution_study", lambda: _resolution_study(
         x, y, cfg.resolutions, min(cfg.study_per_class, cfg.n_per_class or cfg.study_per_class),

@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dllab.playground.datasets import DATASETS
+from dllab.scratch.layers import Identity, ReLU, Sigmoid, Softmax, Tanh
 from dllab.seeding import rng as seeded_rng
 
 FEATURES = {
@@ -74,25 +75,8 @@ class PlaygroundConfig(BaseModel):
         return list(self.layer_activations or [self.activation] * len(self.hidden))
 
 
-def _act(name: str, z: np.ndarray) -> np.ndarray:
-    if name == "relu":
-        return np.maximum(z, 0)
-    if name == "tanh":
-        return np.tanh(z)
-    if name == "sigmoid":
-        return 1 / (1 + np.exp(-z))
-    return z
-
-
-def _act_grad(name: str, z: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """d act / d z, from the pre-activation z and the activation a."""
-    if name == "relu":
-        return (z > 0).astype(z.dtype)
-    if name == "tanh":
-        return 1 - a * a
-    if name == "sigmoid":
-        return a * (1 - a)
-    return np.ones_like(z)
+# Each activation with its derivative beside it: the scratch networks' layers (one implementation of each).
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "linear": Identity, "softmax": Softmax}
 
 
 class Network:
@@ -105,14 +89,14 @@ class Network:
                   for a, b in zip(sizes[:-1], sizes[1:])]
         self.b = [np.full(b, 0.0 if init_zero else 0.1) for b in sizes[1:]]
         self.alive = [np.ones_like(w, dtype=bool) for w in self.W]
+        self.layers = [ACTIVATIONS[name]() for name in self.activations]
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
-        """Activations of every layer, inputs first: [x, a1, ..., out]; also keeps the pre-activations."""
-        self._z, acts = [], [x]
-        for W, b, name in zip(self.W, self.b, self.activations):
-            z = acts[-1] @ W + b
-            self._z.append(z)
-            acts.append(_softmax(z) if name == "softmax" else _act(name, z))
+        """Activations of every layer, inputs first: [x, a1, ..., out]; each activation keeps what its backward
+        needs, so :meth:`backward` follows the last forward."""
+        acts = [x]
+        for W, b, act in zip(self.W, self.b, self.layers):
+            acts.append(act.forward(acts[-1] @ W + b))
         return acts
 
     def backward(self, acts: list[np.ndarray], d_out: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -124,17 +108,11 @@ class Network:
             dW[layer] = acts[layer].T @ delta / n
             db[layer] = delta.mean(0)
             if layer:
-                upstream = delta @ self.W[layer].T
-                delta = upstream * _act_grad(self.activations[layer - 1], self._z[layer - 1], acts[layer])
+                delta = self.layers[layer - 1].backward(delta @ self.W[layer].T)
         return dW, db
 
     def n_weights(self) -> int:
         return sum(w.size for w in self.W)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
 
 
 class Playground:
@@ -214,11 +192,9 @@ class Playground:
         """d (training loss) / d (output pre-activation), per example."""
         if self.classes > 1:  # softmax + cross-entropy
             return out - np.eye(self.classes)[y]
-        z, a = self.net._z[-1], out
         if self.output_activation() == "sigmoid":  # cross-entropy on p = sigmoid(z) with target (y + 1) / 2
-            return a - (y[:, None] + 1) / 2
-        d_out = a - y[:, None]  # squared error 0.5 (a - y)^2
-        return d_out * _act_grad(self.output_activation(), z, a)
+            return out - (y[:, None] + 1) / 2
+        return self.net.layers[-1].backward(out - y[:, None])  # squared error 0.5 (a - y)^2 through the output
 
     def gradients(self, x: np.ndarray, y: np.ndarray):
         """Batch-mean gradients of the training loss (without regularisation) for points (N, 2)."""

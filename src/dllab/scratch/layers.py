@@ -113,6 +113,16 @@ class Tanh(Module):
         return g * (1 - self.y * self.y)
 
 
+class Identity(Module):
+    """y = x; dy/dx = 1 (a linear activation)."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, g, need_input_grad=True):
+        return g
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (N, K) logits, shifted by the row max so any magnitude is finite."""
     e = np.exp(z - z.max(axis=1, keepdims=True))

@@ -33,9 +33,25 @@ class LitConfig(BaseModel):
     # 15 epochs with strong decoupled weight decay (measured at 128 px, linear): on the held-out training images,
     # 30 epochs at 1e-4 peaked at epoch 5 (0.844) and fell to 0.774 (overfitting); 15 at 0.5 ends at 0.857, 8 at
     # 1e-4 at 0.850
-    epochs: int = Field(15, ge=1)
-    batch_size: int = Field(1024, ge=16)
-    lr: float = Field(2e-3, gt=0)
-    weight_decay: float = Field(0.5, ge=0)
+    epochs: int = Field(15, ge=1, description="passes over the (fit part of the) training images")
+    batch_size: int = Field(1024, ge=16, description="images per AdamW step (each with one caption per class)")
+    lr: float = Field(2e-3, gt=0, description="AdamW's peak learning rate (per step, of a mean loss)")
+    weight_decay: float = Field(0.5, ge=0, description="AdamW's decoupled weight decay (times lr, per step)")
+    schedule: Literal["one-cycle"] = Field("one-cycle", description="torch's OneCycleLR: cosine warm-up over "
+                                           "warmup_frac of the steps from lr / 25, cosine decay to lr / 2.5e5, "
+                                           "AdamW's beta1 moving 0.95 -> 0.85 -> 0.95 with it")
+    warmup_frac: float = Field(0.1, gt=0, lt=1, description="share of the steps spent warming up")
     holdout: float = Field(0.1, ge=0, lt=0.5, description="fraction of training images held out for the curves")
     max_names: int = Field(3, ge=1, description="WordNet names per class used in captions")
+
+
+class QueryMLPConfig(BaseModel):
+    """A label's query MLP and its training (:func:`dllab.search.queries.fit_query_mlp`); defaults here only."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    steps: int = Field(200, ge=1, description="SGD steps (each over all of the label's training images)")
+    lr: float = Field(0.5, gt=0, description="SGD learning rate (per step, of the mean loss), constant")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    hidden: int = Field(128, ge=1, description="hidden width of the residual MLP (it starts as the identity)")
+    temperature: float = Field(0.05, gt=0, description="softmax temperature over the cosine similarities")

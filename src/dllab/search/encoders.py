@@ -198,7 +198,10 @@ def load_encoder(name: str, *, clip_model: str = DEFAULT_CLIP, lit_model: str | 
     if name == "clip":
         return ClipEncoder(clip_model)
     if name == "lit":
-        from dllab.search.lit import load_heads
+        from dllab.search.config import LitConfig
+        from dllab.search.lit import default_heads, load_heads
 
-        return LitEncoder(load_heads(lit_model, lit_config, lit_per_class, seed, progress))
+        if lit_model is not None:
+            return LitEncoder(load_heads(lit_model))
+        return LitEncoder(default_heads(lit_config or LitConfig(), lit_per_class, seed, progress))
     raise DllabError(f"unknown encoder {name!r}; choose one of: {', '.join(ENCODERS)}")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from dllab.checkpoint import EpochCheckpoint
 from dllab.errors import DllabError
 from dllab.search.config import LitConfig
 from dllab.seeding import torch_generator, torch_stream
@@ -43,10 +44,12 @@ def captions(names: list[list[str]], max_names: int = 3, templates=TEMPLATES) ->
 
 
 class LitHeads(nn.Module):
-    """``image``: centre on the training features' mean, then linear (or an MLP); ``text``: linear."""
+    """``image``: centre on the training features' mean, then linear (or an MLP); ``text``: linear.
 
-    def __init__(self, image_dim: int = 1280, text_dim: int = 384, dim: int = 256, hidden: int = 0,
-                 resolution: int = 128, flip: bool = False):
+    No defaults here: the settings come from a :class:`~dllab.search.config.LitConfig` (:meth:`for_config`), the
+    one place that holds them, or from a saved heads file (:meth:`load`)."""
+
+    def __init__(self, image_dim: int, text_dim: int, dim: int, hidden: int, resolution: int, flip: bool):
         super().__init__()
         self.settings = {"image_dim": image_dim, "text_dim": text_dim, "dim": dim, "hidden": hidden,
                          "resolution": resolution, "flip": flip}
@@ -57,6 +60,10 @@ class LitHeads(nn.Module):
         self.image_mlp = nn.Sequential(*layers)
         self.text = nn.Linear(text_dim, dim)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1 / 0.07))))
+
+    @classmethod
+    def for_config(cls, cfg: LitConfig, image_dim: int, text_dim: int) -> LitHeads:
+        return cls(image_dim, text_dim, cfg.dim, cfg.hidden, cfg.resolution, cfg.flip)
 
     def image(self, features: torch.Tensor) -> torch.Tensor:
         return self.image_mlp(features - self.image_mean)
@@ -127,9 +134,12 @@ def retrieval_accuracy(img: torch.Tensor, labels: torch.Tensor, class_text: torc
 
 
 def train_heads(features: np.ndarray, labels: np.ndarray, caption_features: np.ndarray,
-                caption_labels: np.ndarray, cfg: LitConfig, seed: int, log=None, progress: bool | None = None):
+                caption_labels: np.ndarray, cfg: LitConfig, seed: int, log=None, progress: bool | None = None,
+                checkpoint: EpochCheckpoint | None = None):
     """Train :class:`LitHeads` on frozen image features (n, 1280) with labels and caption features (m, 384).
-    ``log(epoch_record)`` is called after each epoch. Returns (heads, history)."""
+    ``log(epoch_record)`` is called after each epoch; ``checkpoint`` keeps the heads, the optimiser, the schedule's
+    position, the generator and the history after each epoch, and a resumed training continues from it (the
+    result equals an uninterrupted one). Returns (heads, history)."""
     from dllab.progress import progress_bar
 
     x = torch.from_numpy(np.asarray(features, np.float32))
@@ -145,19 +155,30 @@ def train_heads(features: np.ndarray, labels: np.ndarray, caption_features: np.n
     hold, fit_idx = order[:n_hold], order[n_hold:]
     by_class = [torch.where(ty == c)[0] for c in range(n_classes)]
     with torch_stream(seed, "lit", "init"):
-        heads = LitHeads(x.shape[1], t.shape[1], cfg.dim, cfg.hidden, cfg.resolution, cfg.flip)
+        heads = LitHeads.for_config(cfg, x.shape[1], t.shape[1])
     heads.image_mean.copy_(x[fit_idx].mean(0))
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps = cfg.epochs * max(1, -(-len(fit_idx) // cfg.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.1)
+    # torch's one-cycle schedule, not dllab.training's: it moves AdamW's beta1 (0.95 -> 0.85 -> 0.95) along with
+    # the learning rate, which a per-step lr factor cannot (cfg.schedule names it)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=cfg.warmup_frac)
     counts = torch.tensor([len(b) for b in by_class])
     first = torch.cumsum(counts, 0) - counts
     flat = torch.cat(by_class)
     # the mean caption embedding of each class: what the curves' retrieval measures
     mean_caption = torch.stack([t[b].mean(0) for b in by_class])
-    history = []
+    history, start = [], 1
+    checkpoint = checkpoint or EpochCheckpoint(None)
+    state = checkpoint.load()
+    if state is not None:
+        heads.load_state_dict(state["heads"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["schedule"])
+        gen.set_state(state["generator"])
+        history, start = state["history"], state["epoch"] + 1
     with progress_bar("training LiT heads", cfg.epochs, enabled=progress) as bar:
-        for epoch in range(1, cfg.epochs + 1):
+        bar.advance(start - 1)
+        for epoch in range(start, cfg.epochs + 1):
             heads.train()
             perm = fit_idx[torch.randperm(len(fit_idx), generator=gen)]
             total, seen = 0.0, 0
@@ -188,6 +209,8 @@ def train_heads(features: np.ndarray, labels: np.ndarray, caption_features: np.n
             history.append(rec)
             if log is not None:
                 log(rec)
+            checkpoint.save({"epoch": epoch, "heads": heads.state_dict(), "optimizer": opt.state_dict(),
+                             "schedule": sched.state_dict(), "generator": gen.get_state(), "history": history})
             bar.advance(1, loss=rec["train_loss"], **({"top5": rec["holdout_top5"]} if n_hold else {}))
     return heads.eval(), history
 
@@ -199,18 +222,19 @@ def default_heads_path(cfg: LitConfig, n_per_class: int | None, seed: int) -> Pa
     return cache_dir() / "models" / f"lit-{key}.pt"
 
 
-def load_heads(path: str | Path | None = None, cfg: LitConfig | None = None, n_per_class: int | None = None,
-               seed: int = 0, progress: bool | None = None) -> LitHeads:
-    """Heads from a search-encoder run directory or a heads file. With ``path=None``: the heads trained with
-    ``cfg`` (default settings) on ``n_per_class`` training images per class, from the model cache, trained and
-    cached there when absent (a minute or two once the tower's features are cached)."""
-    if path is not None:
-        p = Path(path)
-        p = p / HEADS_FILE if p.is_dir() else p
-        if not p.is_file():
-            raise DllabError(f"no LiT heads at {p}: run 'dllab run search-encoder --out DIR' and pass DIR")
-        return LitHeads.load(p)
-    cfg = cfg or LitConfig()
+def load_heads(path: str | Path) -> LitHeads:
+    """Heads from a search-encoder run directory or a heads file (loading only; nothing is trained)."""
+    p = Path(path)
+    p = p / HEADS_FILE if p.is_dir() else p
+    if not p.is_file():
+        raise DllabError(f"no LiT heads at {p}: run 'dllab run search-encoder --out DIR' and pass DIR")
+    return LitHeads.load(p)
+
+
+def default_heads(cfg: LitConfig, n_per_class: int | None = None, seed: int = 0,
+                  progress: bool | None = None) -> LitHeads:
+    """The heads trained with ``cfg`` on ``n_per_class`` training images per class: from the model cache, or
+    trained and cached there when absent (a minute or two once the tower's features are cached)."""
     p = default_heads_path(cfg, n_per_class, seed)
     if p.is_file():
         return LitHeads.load(p)
@@ -224,7 +248,7 @@ def load_heads(path: str | Path | None = None, cfg: LitConfig | None = None, n_p
 
     _, x, y, names = training_set(n_per_class)
     texts, caption_labels = captions(names, cfg.max_names)
-    feats = ImageTower(cfg.resolution, flip=cfg.flip, precision=cfg.precision).features(x, progress)
+    feats = ImageTower.for_lit(cfg).features(x, progress)
     heads, _ = train_heads(feats, y, TextTower().features(texts), caption_labels, cfg, seed, progress=progress)
     heads.save(p)
     return heads

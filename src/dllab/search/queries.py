@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dllab.errors import DllabError
+from dllab.search.config import QueryMLPConfig
 from dllab.seeding import torch_stream
 
 
@@ -41,21 +42,21 @@ def multi_positive_loss(query: torch.Tensor, images: torch.Tensor, positive: tor
     return -(s[..., positive] - torch.logsumexp(s, -1, keepdim=True)).mean()
 
 
-def fit_query_mlp(text: np.ndarray, images: np.ndarray, positive: np.ndarray, *, steps: int = 200,
-                  lr: float = 0.5, momentum: float = 0.9, hidden: int = 128, temperature: float = 0.05,
+def fit_query_mlp(text: np.ndarray, images: np.ndarray, positive: np.ndarray, cfg: QueryMLPConfig, *,
                   seed: int = 0, name: str = "query") -> tuple[np.ndarray, list[float]]:
-    """Train a :class:`QueryMLP` on one label; returns (the mapped query, unit length; the loss per step)."""
+    """Train a :class:`QueryMLP` on one label as ``cfg`` says; returns (the mapped query, unit length; the loss
+    per step)."""
     pos = torch.from_numpy(np.asarray(positive, bool))
     if not pos.any():
         raise DllabError(f"{name}: no training images of this label to learn from")
     t = torch.from_numpy(np.asarray(text, np.float32)).reshape(1, -1)
     e = torch.from_numpy(np.asarray(images, np.float32))
     with torch_stream(seed, "query-mlp", name):
-        mlp = QueryMLP(t.shape[1], hidden)
-    opt = torch.optim.SGD(mlp.parameters(), lr=lr, momentum=momentum)
+        mlp = QueryMLP(t.shape[1], cfg.hidden)
+    opt = torch.optim.SGD(mlp.parameters(), lr=cfg.lr, momentum=cfg.momentum)
     losses = []
-    for _ in range(steps):
-        loss = multi_positive_loss(mlp(t), e, pos, temperature)
+    for _ in range(cfg.steps):
+        loss = multi_positive_loss(mlp(t), e, pos, cfg.temperature)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -104,7 +104,7 @@ class ImageTower:
     dim = 1280
     PRECISIONS = ("auto", "fp32", "bf16")
 
-    def __init__(self, resolution: int = 128, batch_size: int = 128, flip: bool = False, precision: str = "fp32"):
+    def __init__(self, resolution: int, *, flip: bool, precision: str, batch_size: int = 128):
         from dllab.search.efficientnet import load_pretrained
 
         if precision not in self.PRECISIONS:
@@ -117,6 +117,12 @@ class ImageTower:
         self.name = f"efficientnet-lite0@{resolution}{'+flip' if flip else ''}"
         self.timing: dict[str, float] = {}  # the auto choice's measurement, when one was made
         self.bf16: bool | None = None  # the precision the last features() call used
+
+    @classmethod
+    def for_lit(cls, cfg) -> ImageTower:
+        """The tower of :class:`~dllab.search.config.LitConfig` ``cfg``: its resolution, mirror averaging and
+        precision (the one place those settings live)."""
+        return cls(cfg.resolution, flip=cfg.flip, precision=cfg.precision)
 
     def prepare(self, pixels: torch.Tensor) -> torch.Tensor:
         from dllab.search.efficientnet import normalize
