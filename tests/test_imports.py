@@ -7,7 +7,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "dllab"
 # The command line, the run contract and the suite sit above the experiments; everything else is library code.
-TOP = {"dllab.cli", "dllab.__main__", "dllab.runner", "dllab.suite"}
+TOP = {"dllab.cli", "dllab.__main__", "dllab.runner", "dllab.suite", "dllab.suite.plan", "dllab.suite.resume",
+       "dllab.suite.display", "dllab.suite.shipping"}
 
 
 def _module_name(path: Path) -> str:

@@ -67,13 +67,23 @@ def apply_dotted(values: dict, changes: dict[str, Any]) -> dict:
     return out
 
 
-def get_dotted(config: BaseModel, key: str) -> Any:
-    """The value of dotted ``key`` in ``config`` (``get_dotted(cfg, "train.lr")``)."""
-    value: Any = config
+_MISSING = object()
+
+
+def get_dotted(tree: BaseModel | dict, key: str, default: Any = _MISSING) -> Any:
+    """The value of dotted ``key`` in a config or a nested dict (``get_dotted(cfg, "train.lr")``,
+    ``get_dotted(summary, "baseline.test_accuracy")``); ``default`` when a part is missing, if given, else a
+    ConfigError naming the key."""
+    value: Any = tree
     for part in key.split("."):
-        if not hasattr(value, part):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif not isinstance(value, dict) and hasattr(value, part):
+            value = getattr(value, part)
+        elif default is not _MISSING:
+            return default
+        else:
             raise ConfigError(f"unknown config key '{key}'")
-        value = getattr(value, part)
     return value
 
 

@@ -196,13 +196,14 @@ def build_combined(run_dirs: list[str | Path], out: str | Path) -> Path:
     return out
 
 
-def build_suite_report(out: str | Path, runs: list[dict], *, title: str, meta: str = "") -> Path:
+def build_suite_report(out: str | Path, runs: list[dict], *, title: str, meta: list[str] = ()) -> Path:
     """The combined report of a suite: a front page (headline numbers, wall times, what failed or was skipped), a
     table of contents by course -> question -> experiment, then each finished run's section.
 
     ``runs`` holds one dict per run: ``experiment``, ``status`` (finished, failed, skipped), ``error``,
     ``wall_time_s``, ``run_dir`` (a path relative to ``out``'s folder), ``homework`` ([(course, question), ...]),
-    ``description`` and ``headline`` ({label: (value, key)}).
+    ``description`` and ``headline`` ({label: (value, key)}). ``meta``: plain-text facts for the line under the
+    title (preset, wall time, commit, ...).
     """
     out = Path(out)
     base = out.parent
@@ -248,7 +249,8 @@ def build_suite_report(out: str | Path, runs: list[dict], *, title: str, meta: s
             heading = f"{r['experiment']}: {cite(r.get('homework', []))}" if r.get("homework") else r["experiment"]
             sections.append(render_run(run_dir, anchor=f"exp-{r['experiment']}", heading=heading,
                                        link=f"{r['run_dir']}/report.html"))
-    body = (f"<section class='front'><h1>{html.escape(title)}</h1><p class='meta'>{meta}</p>"
+    facts = " &middot; ".join(html.escape(m) for m in meta)
+    body = (f"<section class='front'><h1>{html.escape(title)}</h1><p class='meta'>{facts}</p>"
             f"<h2>Headline numbers</h2>{front}{missing}"
             f"<h2>Contents</h2><nav class='toc'><ul>{''.join(toc)}</ul></nav></section>" + "\n".join(sections))
     atomic_write(out, _page(title, body))
