@@ -66,14 +66,3 @@ def test_shipped_yaml_configs_validate():
     for path in shipped:
         experiment = path.stem.split(".")[0]
         validate(experiments.get(experiment).Config, load_yaml(path))
-
-
-def test_wandb_without_the_extra_is_a_clear_error(tmp_path, shared_data):
-    import importlib.util
-
-    from dllab.errors import DllabError
-
-    if importlib.util.find_spec("wandb") is not None:
-        pytest.skip("wandb is installed here: the error path cannot be exercised")
-    with pytest.raises(DllabError, match=r"pip install 'dllab\[wandb\]'"):
-        run_experiment("mnist-logreg", preset="smoke", out=tmp_path / "w", wandb=True, progress=False)

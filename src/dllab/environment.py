@@ -22,7 +22,19 @@ CPU_EXTENSIONS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "a
 
 def cpu_cores() -> int:
     """Cores dllab may use: ``$DLLAB_THREADS`` if set, else all of this machine's."""
-    return max(1, int(os.environ.get("DLLAB_THREADS") or os.cpu_count() or 1))
+    text = os.environ.get("DLLAB_THREADS")
+    if not text:
+        return max(1, os.cpu_count() or 1)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from dllab.errors import DllabError
+
+        raise DllabError(f"DLLAB_THREADS={text!r}: give a whole number of cores of at least 1, or unset it to use "
+                         "all of them")
+    return value
 
 
 @lru_cache(maxsize=1)
