@@ -203,16 +203,10 @@ def _kernel(cfg: Config, d: dict, med: float, g) -> dict:
 
 # -- the report, in the homework's question order ----------------------------------------------------------
 
-def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
-    import numpy as np
-
-    from dllab import plotting
-
-    X, y = d["X"], d["y"]
-    n, dim = X.shape
+def summary(res: dict) -> dict:
+    """The summary's numbers (the data every question's prose and figures read)."""
     ex, gd, sp, rf, k = res["exact"], res["gd"], res["spectrum"], res["rf"], res["kernel"]
-    s, rank, tol = ex["s"], ex["rank"], ex["tol"]
-    out = {"rank": rank, "rank_tol": tol, "pinv_train_mse": ex["pinv"]["train MSE"],
+    out = {"rank": ex["rank"], "rank_tol": ex["tol"], "pinv_train_mse": ex["pinv"]["train MSE"],
            "pinv_test_mse": ex["pinv"]["test MSE"], "pinv_test_acc": ex["pinv"]["test acc"],
            "pinv_norm": ex["pinv"]["norm"], "lstsq_vs_pinv": ex["lstsq"]["max_diff"], "normal_equations": ex["normal"],
            "cond_X": sp["cond_X"], "cond_row_space": sp["cond_row_space"], "gd_eta": gd["eta"],
@@ -220,11 +214,31 @@ def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
            "sgd_final_loss": gd["sgd"].loss[-1], "rf_test_mse": rf,
            "best_rf_test_mse": min(min(v.values()) for v in rf.values()), "kernel_bandwidth": k["h"],
            "kernel_test_mse": k["test_mse"], "kernel_test_acc": k["test_acc"]}
+    if "deep" in res:
+        out["deep_linear"] = {k_: v for k_, v in res["deep"].items() if k_ != "losses"}
+    return out
+
+
+def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
+    """The report in the homework's question order: one function per question, each a figure or table and a
+    paragraph computed from the numbers."""
+    out = summary(res)
+    n, dim = d["X"].shape
     rec.text("Data", f"{d['ds'].describe()}. n = {n} training images drawn without replacement with seed {cfg.seed} "
                      f"(indices in train_indices.npy); X in R^({n} x {dim}) with pixels in [0, 1]; y = +1 for odd "
-                     f"digits, -1 for even ({int((y > 0).sum())} odd). Test: all {len(d['Xt'])} test images.")
+                     f"digits, -1 for even ({int((d['y'] > 0).sum())} odd). Test: all {len(d['Xt'])} test images.")
 
-    # 0-1. rank, pinv, lstsq, normal equations
+    for question in (_q01_exact, _q2_gradient_descent, _q3_spectrum, _q4_deep_linear, _q5_features_and_kernels):
+        question(cfg, rec, d, res, out)
+    return out
+
+
+def _q01_exact(cfg: Config, rec, d: dict, res: dict, out: dict) -> None:
+    """Questions 0-1: the rank of X, the minimum-norm solution (pinv, lstsq), the normal equations."""
+    n, dim = d["X"].shape
+    ex = res["exact"]
+    rank = res["exact"]["rank"]
+    tol = res["exact"]["tol"]
     rec.table("Zero-loss solutions", [
         {"method": "pinv (min-norm)", **{k_: v for k_, v in ex["pinv"].items() if k_ != "test acc"},
          "test acc (%)": round(100 * ex["pinv"]["test acc"], 2)},
@@ -242,7 +256,12 @@ def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
         "near the threshold n ~ rank forces large weights along the smallest singular directions, which amplify "
         "noise on new images."))
 
-    # 2. GD and SGD
+
+def _q2_gradient_descent(cfg: Config, rec, d: dict, res: dict, out: dict) -> None:
+    """Question 2: gradient descent and SGD toward the minimum-norm interpolant."""
+    from dllab import plotting
+
+    gd = res["gd"]
     g, sg, bad = gd["gd"], gd["sgd"], gd["gd_bad"]
     fig, axes = plotting.subplots(3)
     # step 0 (beta = 0) is left out of the log-x plots
@@ -270,7 +289,18 @@ def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
         f"iterate generalises far better than the interpolant (test MSE {out['gd_test_mse']:.3g} vs "
         f"{out['pinv_test_mse']:.3g})."))
 
-    # 3. spectrum
+
+def _q3_spectrum(cfg: Config, rec, d: dict, res: dict, out: dict) -> None:
+    """Question 3: why (S)GD is slow: the spectrum of X."""
+    import numpy as np
+
+    from dllab import plotting
+
+    n, dim = d["X"].shape
+    sp = res["spectrum"]
+    s = res["exact"]["s"]
+    rank = res["exact"]["rank"]
+    tol = res["exact"]["tol"]
     fig, ax = plotting.subplots(width=6)
     ax.semilogy(np.arange(1, len(s) + 1), s, ".", ms=3)
     ax.axhline(tol, color="gray", ls=":", label="rank tolerance")
@@ -288,30 +318,43 @@ def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
         "sigma_max / 10: GD has fitted the large-singular-value directions and barely started on the rest. Those "
         "are exactly the directions where fitting means amplifying noise, which is why stopping early helps."))
 
-    # 4. deep linear
-    if "deep" in res:
-        dl = res["deep"]
-        out["deep_linear"] = {k_: v for k_, v in dl.items() if k_ != "losses"}
-        fig, ax = plotting.subplots(width=6)
-        ax.loglog(np.arange(1, len(dl["losses"]) + 1), dl["losses"])
-        ax.set(title="Deep linear beta = W1 beta1: training loss", xlabel="step", ylabel="(1/n) ||X beta - y||^2")
-        rec.figure(fig, "deep_linear", f"Gradient descent on W1 (784 x 784) and beta1, entries ~ N(0, "
-                                       f"{cfg.deep_init_scale}^2 / 784), eta = {dl['eta']:.3g}.")
-        rec.table("Deep linear vs minimum norm", [
-            {"solution": "pinv", "train MSE": out["pinv_train_mse"], "test MSE": out["pinv_test_mse"],
-             "norm": out["pinv_norm"], "distance to pinv": 0.0},
-            {"solution": "deep linear", "train MSE": dl["train_mse"], "test MSE": dl["test_mse"], "norm": dl["norm"],
-             "distance to pinv": dl["dist_to_pinv"]}])
-        rec.text("4. Deep-linear reparameterisation", (
-            f"The product W1 beta1 is trained by gradient descent on the same data. After {cfg.deep_steps} steps its "
-            f"train MSE is {dl['train_mse']:.3g}, its norm {dl['norm']:.3g} (pinv: {out['pinv_norm']:.3g}) and "
-            f"{100 * dl['row_space_fraction']:.1f}% of its length lies in the row space of X. The updates to W1 are "
-            "outer products u beta1^T with u in the row space, but W1 W1^T u need not be, so unlike plain GD the "
-            "reparameterised model can leave the row space; from a small initialisation it mostly does not, and it "
-            f"approaches the data along the top singular directions first, like early-stopped GD (test MSE "
-            f"{dl['test_mse']:.3g})."))
 
-    # 5. random features and kernels
+def _q4_deep_linear(cfg: Config, rec, d: dict, res: dict, out: dict) -> None:
+    """Question 4: the deep-linear reparameterisation beta = W1 beta1."""
+    import numpy as np
+
+    from dllab import plotting
+
+    if "deep" not in res:
+        return
+    dl = res["deep"]
+    fig, ax = plotting.subplots(width=6)
+    ax.loglog(np.arange(1, len(dl["losses"]) + 1), dl["losses"])
+    ax.set(title="Deep linear beta = W1 beta1: training loss", xlabel="step", ylabel="(1/n) ||X beta - y||^2")
+    rec.figure(fig, "deep_linear", f"Gradient descent on W1 (784 x 784) and beta1, entries ~ N(0, "
+                                   f"{cfg.deep_init_scale}^2 / 784), eta = {dl['eta']:.3g}.")
+    rec.table("Deep linear vs minimum norm", [
+        {"solution": "pinv", "train MSE": out["pinv_train_mse"], "test MSE": out["pinv_test_mse"],
+         "norm": out["pinv_norm"], "distance to pinv": 0.0},
+        {"solution": "deep linear", "train MSE": dl["train_mse"], "test MSE": dl["test_mse"], "norm": dl["norm"],
+         "distance to pinv": dl["dist_to_pinv"]}])
+    rec.text("4. Deep-linear reparameterisation", (
+        f"The product W1 beta1 is trained by gradient descent on the same data. After {cfg.deep_steps} steps its "
+        f"train MSE is {dl['train_mse']:.3g}, its norm {dl['norm']:.3g} (pinv: {out['pinv_norm']:.3g}) and "
+        f"{100 * dl['row_space_fraction']:.1f}% of its length lies in the row space of X. The updates to W1 are "
+        "outer products u beta1^T with u in the row space, but W1 W1^T u need not be, so unlike plain GD the "
+        "reparameterised model can leave the row space; from a small initialisation it mostly does not, and it "
+        f"approaches the data along the top singular directions first, like early-stopped GD (test MSE "
+        f"{dl['test_mse']:.3g})."))
+
+
+def _q5_features_and_kernels(cfg: Config, rec, d: dict, res: dict, out: dict) -> None:
+    """Question 5: minimum-norm regression on random features, and Gaussian kernels."""
+    from dllab import plotting
+
+    n = d["X"].shape[0]
+    rf = res["rf"]
+    k = res["kernel"]
     fig, axes = plotting.subplots(2)
     ps = [int(p) for p in rf["relu"]]
     for kind in rf:
@@ -348,4 +391,3 @@ def _report(cfg: Config, rec, d: dict, res: dict) -> dict:
         f"interpolation (bandwidth {k['c_best']:g} x the median pairwise distance, chosen on a {k['n_val']}-image "
         f"validation split, then refitted on all {n}) reaches test MSE {out['kernel_test_mse']:.3g} and accuracy "
         f"{100 * out['kernel_test_acc']:.1f}%, the infinite-feature limit of the Fourier features."))
-    return out
