@@ -64,3 +64,13 @@ def test_bad_override_syntax_and_preset_and_file(tmp_path):
     bad.write_text("width: [1,\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         resolve(Demo, PRESETS, "cpu", bad)
+
+
+def test_every_config_key_of_every_experiment_says_what_it_means():
+    """`dllab show` prints each key's meaning (and unit) beside its value: none may be blank."""
+    from dllab import experiments
+    from dllab.config import describe_fields
+
+    blank = {name: [r["key"] for r in describe_fields(experiments.get(name).Config()) if not r["description"]]
+             for name in experiments.EXPERIMENTS}
+    assert not {k: v for k, v in blank.items() if v}

@@ -18,16 +18,18 @@ ESTIMATE_S = {"smoke": 15, "cpu": 120, "full": 900}
 
 class Config(ExperimentConfig):
     n: int = Field(500, ge=10, description="training images drawn with the seed")
-    gd_steps: int = Field(5000, ge=1)
+    gd_steps: int = Field(5000, ge=1, description="full-batch gradient-descent steps from beta = 0")
     gd_step_fraction: float = Field(0.5, gt=0, description="GD step as a fraction of the stability bound 1/sigma_max^2")
-    sgd_epochs: int = Field(50, ge=1)
+    sgd_epochs: int = Field(50, ge=1, description="SGD passes over the n images, one image per step")
     deep_steps: int = Field(5000, ge=0, description="gradient steps of the deep-linear model (0: skip)")
-    deep_init_scale: float = Field(0.1, gt=0)
-    rf_features: list[int] = [50, 100, 200, 300, 400, 450, 480, 500, 520, 550, 600, 700, 1000, 2000, 4000]
+    deep_init_scale: float = Field(0.1, gt=0, description="deep-linear initial entries ~ N(0, scale^2 / 784)")
+    rf_features: list[int] = Field([50, 100, 200, 300, 400, 450, 480, 500, 520, 550, 600, 700, 1000, 2000, 4000],
+                                   description="random-feature counts p (the threshold is p = n)")
     rf_repeats: int = Field(3, ge=1, description="random-feature draws averaged per feature count")
     kernel_bandwidths: list[float] = Field([0.25, 0.5, 1.0, 2.0, 4.0],
                                            description="candidate bandwidths, in units of the median pairwise distance")
-    kernel_val_fraction: float = Field(0.2, gt=0, lt=1)
+    kernel_val_fraction: float = Field(0.2, gt=0, lt=1, description="share of the n images that chooses the "
+                                                                        "kernel bandwidth")
 
 
 PRESETS = {

@@ -15,7 +15,8 @@ ESTIMATE_S = {"smoke": 10, "cpu": 30, "full": 90}
 
 
 class Config(ExperimentConfig):
-    dataset: str = Field("mnist", pattern="^(mnist|fashion-mnist)$")
+    dataset: str = Field("mnist", pattern="^(mnist|fashion-mnist)$", description="mnist or fashion-mnist (the same "
+                                                                             "shapes and protocol)")
     n_train: int | None = Field(None, ge=10, description="use the first n training images (None: all)")
     train: TorchTrainConfig = TorchTrainConfig(epochs=10, batch_size=128, lr=0.1, momentum=0.9)
 

@@ -16,8 +16,9 @@ ESTIMATE_S = {"smoke": 30, "cpu": 600, "full": 30000}
 
 
 class Config(CifarConfig):
-    noise_levels: list[float] = [0.0, 0.5, 1.0]
-    widths: list[int] = [4, 64]
+    noise_levels: list[float] = Field([0.0, 0.5, 1.0], description="p: share of training labels redrawn at "
+                                                                    "random (1.0: all random)")
+    widths: list[int] = Field([4, 64], description="Myrtle-5 widths c (narrow and wide)")
     interpolation_threshold: float = Field(0.01, gt=0, lt=1, description="'interpolated' = train error below this")
     # Adam with small batches memorises random labels in a few dozen epochs; SGD at the recipe's lr 0.1 (and
     # momentum 0.9) barely moves on 1,000 random labels in the same budget (measured: 15% train accuracy after

@@ -21,8 +21,8 @@ STD = (0.2470, 0.2435, 0.2616)
 
 
 class Config(ExperimentConfig):
-    hidden: list[int] = [512, 256]
-    activation: str = Field("relu", pattern="^(relu|sigmoid|tanh)$")
+    hidden: list[int] = Field([512, 256], description="hidden layer widths of the MLP 3072 -> ... -> 10")
+    activation: str = Field("relu", pattern="^(relu|sigmoid|tanh)$", description="hidden activation")
     train: TrainConfig = TrainConfig(epochs=30, batch_size=128, lr=0.01, momentum=0.9, weight_decay=5e-4,
                                      schedule="cosine")
     crop_pad: int = Field(4, ge=1, description="augmented run: reflect-pad by this much, then a random 32x32 crop")

@@ -26,7 +26,8 @@ class Config(ExperimentConfig):
     # CS7643's defaults; train.weight_decay is its L2 coefficient lambda in J = CE + lambda/2 sum w^2
     train: TrainConfig = TrainConfig(epochs=10, batch_size=64, lr=0.1, weight_decay=0.001)
     n_train: int | None = Field(None, ge=100, description="use the first n official training images (None: all)")
-    studies: list[Literal["lr", "reg", "tuned", "seeds"]] = ["lr", "reg", "tuned"]
+    studies: list[Literal["lr", "reg", "tuned", "seeds"]] = Field(
+        ["lr", "reg", "tuned"], description="studies run after the configured model (lr, reg, tuned, seeds)")
     n_seeds: int = Field(8, ge=2, description="study 'seeds': initialisations compared")
     lr_values: list[float] = Field([1.0, 0.1, 0.05, 0.01, 0.001], description="study 'lr': values of train.lr")
     reg_values: list[float] = Field([1.0, 0.1, 0.01, 0.001, 0.0001],
