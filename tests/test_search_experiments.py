@@ -57,7 +57,11 @@ def test_clip_classifier_smoke(encoder_run, tmp_path):
 def test_clip_queries_smoke(encoder_run, tmp_path):
     s = _run("clip-queries", tmp_path / "cq", f"lit_model={encoder_run[0]}")
     assert len(s["labels"]) == 3
-    assert s["mlp_mean"] >= s["before_mean"] and s["mean_embedding_mean"] >= s["before_mean"]
+    # the n_worst labels are the worst: each at or below the mean over all labels
+    assert s["before_mean"] <= s["all_labels_before"] and max(s["before"].values()) <= s["all_labels_before"]
+    # both routes learn from the label's training images: they lift the worst labels (at smoke the before is 0.0,
+    # the MLP route about 0.13)
+    assert s["mlp_mean"] > s["before_mean"] and s["mean_embedding_mean"] > s["before_mean"]
 
 
 def test_clip_encoder_missing_weights_is_one_line(tmp_path, capsys, monkeypatch, shared_data):
