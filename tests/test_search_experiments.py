@@ -73,3 +73,27 @@ def test_clip_encoder_missing_weights_is_one_line(tmp_path, capsys, monkeypatch,
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "CLIP weights" in err[0] and "encoder=lit" in err[0]
     assert not (tmp_path / "x").exists()  # nothing written, nothing left behind
+
+
+@pytest.mark.parametrize("name,kill", [("clip-search", None), ("clip-classifier", "checkpoint"),
+                                       ("clip-queries", "stage")])
+def test_clip_experiments_resume_and_rerun_to_the_same_summary(encoder_run, tmp_path, name, kill):
+    """Killed after its first checkpoint or stage (where it has them) and resumed, and re-run from its own
+    config.yaml: the summary of an uninterrupted run, each metrics row once. The uninterrupted run goes first and
+    alone, so that the embeddings it caches (in the precision its timing chose) are the ones the others reuse."""
+    from test_resume import _command, _side_by_side, rows, untimed
+
+    whole, broken, again = tmp_path / "whole", tmp_path / "broken", tmp_path / "again"
+    args = ("run", name, "--preset", "smoke", "--set", f"lit_model={encoder_run[0]}")
+    (done,) = _side_by_side(_command(*args, "--out", str(whole)))
+    assert done.returncode == 0, done.stderr
+    later = [_command("run", name, "--config", str(whole / "config.yaml"), "--out", str(again))]
+    if kill:
+        (killed,) = _side_by_side(_command(*args, "--out", str(broken), killer=kill))
+        assert killed.returncode == -9, killed.stderr[-2000:]
+        later.append(_command("run", name, "--out", str(broken), "--resume"))
+    expected = untimed(json.loads((whole / "summary.json").read_text()))
+    for res, out in zip(_side_by_side(*later), (again, broken)):
+        assert res.returncode == 0, res.stderr
+        assert untimed(json.loads((out / "summary.json").read_text())) == expected, out.name
+        assert rows(out) == rows(whole), out.name
