@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from dllab.environment import cpu_cores, describe_cpu
+from dllab.executor import apply_budget
 from dllab.nn.fast import AirNet, FastConfig, choose_precision, make_optimizers, train_fast
 from dllab.nn.models import make_cnn, model_flops
 from dllab.nn.throughput import matmul_gflops, step_profile, train_rate, training_step
@@ -46,7 +47,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
-    torch.set_num_threads(cpu_cores())
+    apply_budget()  # the one place that sets torch's threads (dllab.executor)
     print(describe_cpu(), f"| {cpu_cores()} threads | torch {torch.__version__}", flush=True)
     rows: dict = {"cpu": describe_cpu(), "threads": cpu_cores(), "torch": torch.__version__}
     rows["matmul_fp32_gflops"] = matmul_gflops(2048)

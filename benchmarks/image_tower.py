@@ -15,6 +15,7 @@ import time
 import torch
 
 from dllab.environment import cpu_cores, describe_cpu
+from dllab.executor import apply_budget
 from dllab.search.galleries import validation_set
 from dllab.search.towers import ImageTower, normalize_rows, to_nchw
 
@@ -51,7 +52,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
-    torch.set_num_threads(cpu_cores())
+    apply_budget()  # the one place that sets torch's threads (dllab.executor)
     _, xv, _, _, _ = validation_set(None)
     pixels = to_nchw(xv[::10][:args.batch])
     print(f"{describe_cpu()}; {cpu_cores()} threads; batch {len(pixels)}")

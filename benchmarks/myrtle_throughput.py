@@ -16,7 +16,8 @@ import argparse
 
 import torch
 
-from dllab.environment import cpu_cores, describe_cpu
+from dllab.environment import describe_cpu
+from dllab.executor import apply_budget
 from dllab.nn.models import make_cnn, myrtle_flops
 from dllab.nn.throughput import matmul_gflops, train_rate
 from dllab.seeding import torch_stream
@@ -45,7 +46,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     args = ap.parse_args()
-    torch.set_num_threads(cpu_cores())
+    apply_budget()  # the one place that sets torch's threads (dllab.executor)
     ceiling = matmul_gflops()
     print(describe_cpu())
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul 2048^2: {ceiling:.1f} GFLOP/s")

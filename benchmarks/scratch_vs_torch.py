@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from dllab import data
+from dllab.executor import apply_budget
 from dllab.scratch import models
 from dllab.scratch.data import flatten_scaled
 from dllab.scratch.optim import SGD
@@ -82,7 +83,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--profile", action="store_true", help="also print where the scratch epoch's time goes")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    apply_budget(args.threads)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(args.threads)
