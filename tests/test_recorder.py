@@ -93,3 +93,18 @@ def test_a_failing_stage_raises_its_error_and_keeps_the_finished_ones(tmp_path):
     with pytest.raises(DllabError, match="stage 1 cannot find its data"):
         rec.map_stages({"k0": (failing_stage, {"k": 0}), "k1": (failing_stage, {"k": 1})}, workers=1)
     assert (tmp_path / "run" / "stages" / "k0.json").is_file()  # resumable: k0 will not run again
+
+
+def test_a_resumed_stage_is_read_back_once_whatever_its_result(tmp_path):
+    """A finished stage is not computed again on resume, even when its result is null or falsy; a damaged one
+    is."""
+    d = tmp_path / "run"
+    rec = Recorder(d, "demo", Cfg(), progress=False)
+    assert [rec.stage(n, lambda v=v: v) for n, v in (("none", None), ("zero", 0), ("list", [1]))] == [None, 0, [1]]
+    (d / "stages" / "list.json").write_text("[1,")
+    again = Recorder(d, "demo", Cfg(), resume=True, progress=False)
+    calls = []
+    assert again.stage("none", lambda: calls.append("none")) is None
+    assert again.stage("zero", lambda: calls.append("zero")) == 0
+    assert again.stage("list", lambda: calls.append("list") or [2]) == [2]
+    assert calls == ["list"]

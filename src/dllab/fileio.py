@@ -78,18 +78,19 @@ def read_json(path: str | Path, default: Any = _REQUIRED, kind: type | tuple[typ
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
-        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {_DAMAGED_HINT}") from None
+        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {DAMAGED_HINT}") from None
     except json.JSONDecodeError as exc:
         raise DamagedFileError(f"{path} is damaged: not valid JSON ({exc.msg} at line {exc.lineno}). "
-                               f"{_DAMAGED_HINT}") from None
+                               f"{DAMAGED_HINT}") from None
     if kind is not None and not isinstance(value, kind):
         want = " or ".join(_JSON_NAMES.get(k, k.__name__) for k in (kind if isinstance(kind, tuple) else (kind,)))
         raise DamagedFileError(f"{path} is damaged: it holds {_JSON_NAMES.get(type(value), type(value).__name__)} "
-                               f"where {want} belongs. {_DAMAGED_HINT}")
+                               f"where {want} belongs. {DAMAGED_HINT}")
     return value
 
 
-_DAMAGED_HINT = "Restore it from a copy, or delete it and continue the run with --resume (which rewrites it)"
+# what to do about a damaged run file, said once for every reader
+DAMAGED_HINT = "Restore it from a copy, or delete it and continue the run with --resume (which rewrites it)"
 _JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number",
                bool: "true/false", type(None): "null"}
 
@@ -103,7 +104,7 @@ def read_jsonl(path: str | Path) -> list[dict]:
     try:
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except UnicodeDecodeError:
-        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {_DAMAGED_HINT}") from None
+        raise DamagedFileError(f"{path} is damaged: not UTF-8 text. {DAMAGED_HINT}") from None
     records = []
     for i, line in enumerate(lines):
         try:
@@ -111,8 +112,8 @@ def read_jsonl(path: str | Path) -> list[dict]:
         except json.JSONDecodeError:
             if i == len(lines) - 1:
                 break
-            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not JSON. {_DAMAGED_HINT}") from None
+            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not JSON. {DAMAGED_HINT}") from None
         if not isinstance(record, dict):
-            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not a JSON object. {_DAMAGED_HINT}")
+            raise DamagedFileError(f"{path} is damaged: line {i + 1} is not a JSON object. {DAMAGED_HINT}")
         records.append(record)
     return records

@@ -12,6 +12,7 @@ import datetime as _dt
 import fcntl
 import io
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typing import Any
 from dllab import progress as _progress
 from dllab.checkpoint import EpochCheckpoint
 from dllab.environment import capture_environment
-from dllab.errors import DllabError
+from dllab.errors import DamagedFileError, DllabError
 from dllab.executor import Executor, LocalExecutor, Stage, apply_budget, current_budget
 from dllab.executor import in_parent_process as executor_in_parent
 from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
@@ -75,9 +76,8 @@ class Recorder:
                                  "resume with the same preset/--set options, or start a new run")
             # Both are rewritten as the run goes on: a damaged copy costs the earlier wall time, nothing else.
             self._sections = _readable(lambda: read_sections(self.dir), [])
-            env = _readable(lambda: read_json(self.dir / "env.json", {}, kind=dict), {})
-            self._prior_wall = float(env.get("wall_time_s") or 0.0) if isinstance(env.get("wall_time_s"),
-                                                                                   (int, float)) else 0.0
+            wall = _readable(lambda: read_json(self.dir / "env.json", {}, kind=dict), {}).get("wall_time_s")
+            self._prior_wall = float(wall) if isinstance(wall, (int, float)) else 0.0
         else:
             if self.dir.exists() and any(p.name != ".lock" for p in self.dir.iterdir()):
                 raise DllabError(f"run directory {self.dir} already exists and is not empty; "
@@ -175,12 +175,12 @@ class Recorder:
     def _stage_path(self, name: str) -> Path:
         return self.dir / "stages" / f"{name}.json"
 
-    def _stage_done(self, name: str) -> bool:
-        """True when resuming and stage ``name`` finished in an earlier attempt (and its result is readable: a
-        damaged one is computed again)."""
+    def _earlier_result(self, name: str) -> Any:
+        """When resuming, the result stage ``name`` stored in an earlier attempt; else ``NOT_DONE`` (also for a
+        damaged result, which is computed again). Each stored result is read once."""
         if not (self.resumed and self._stage_path(name).is_file()):
-            return False
-        return _readable(lambda: read_json(self._stage_path(name)), None) is not None
+            return NOT_DONE
+        return _readable(lambda: read_json(self._stage_path(name)), NOT_DONE)
 
     def _store_stage(self, name: str, result: Any) -> None:
         write_json(self._stage_path(name), result)
@@ -190,8 +190,9 @@ class Recorder:
         ``--resume`` a finished stage is read back instead of recomputed. Metrics records tagged
         ``run=name`` from an unfinished attempt are dropped by the training loops when they restart.
         """
-        if self._stage_done(name):
-            return read_json(self._stage_path(name))
+        earlier = self._earlier_result(name)
+        if earlier is not NOT_DONE:
+            return earlier
         result = to_jsonable(compute())
         self._store_stage(name, result)
         return result
@@ -205,7 +206,7 @@ class Recorder:
         as data and are stored here as each stage ends; on ``--resume`` finished stages are read back.
         Returns name -> result, in ``tasks`` order.
         """
-        done = {n: read_json(self._stage_path(n)) for n in tasks if self._stage_done(n)}
+        done = {n: r for n in tasks if (r := self._earlier_result(n)) is not NOT_DONE}
         spec = WorkerSpec(str(self.dir), self.experiment, self.config, self.resumed, self.show_progress)
         stages = [Stage(n, run_stage, {"spec": spec, "fn": fn, "kwargs": kwargs})
                   for n, (fn, kwargs) in tasks.items() if n not in done]
@@ -254,15 +255,14 @@ class Recorder:
         write_json(self.dir / "env.json", self.env)
 
 
+NOT_DONE = object()  # a stage with no usable result from an earlier attempt
+
+
 def _readable(read: Callable[[], Any], default: Any) -> Any:
     """``read()``, or ``default`` with a warning when the file is damaged (for files a resume rewrites)."""
-    from dllab.errors import DamagedFileError
-
     try:
         return read()
     except DamagedFileError as exc:
-        import sys
-
         print(f"dllab: warning: {exc}; it will be written again", file=sys.stderr)
         return default
 

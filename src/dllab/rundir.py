@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 from dllab.errors import DamagedFileError, DllabError
-from dllab.fileio import read_json, read_jsonl
+from dllab.fileio import DAMAGED_HINT, read_json, read_jsonl
 
 LOCK_NAME = ".lock"
 
@@ -59,8 +59,7 @@ def read_sections(run_dir: str | Path) -> list[dict]:
         need = _SECTION_KEYS.get(s.get("kind")) if isinstance(s, dict) else None
         if need is None or any(k not in s for k in need) or (s["kind"] == "table" and not (
                 isinstance(s["rows"], list) and all(isinstance(r, dict) for r in s["rows"]))):
-            raise DamagedFileError(f"{path} is damaged: entry {i + 1} is not a report section. Restore it from a "
-                                   "copy, or delete it and continue the run with --resume (which rewrites it)")
+            raise DamagedFileError(f"{path} is damaged: entry {i + 1} is not a report section. {DAMAGED_HINT}")
     return sections
 
 

@@ -36,8 +36,7 @@ class TrainConfig(BaseModel):
 
 def piecewise_linear(step: float, points: list[tuple[float, float]]) -> float:
     """The value at ``step`` of the line through ``points`` ``[(step, value), ...]`` (steps increasing), held
-    flat outside them: the shape of every warm-up and linear decay (cifar-fast's triangular and linear
-    schedules, the LiT heads' warm-up)."""
+    flat outside them: the shape of cifar-fast's triangular and linear schedules."""
     if step <= points[0][0]:
         return points[0][1]
     for (s0, v0), (s1, v1) in zip(points, points[1:]):

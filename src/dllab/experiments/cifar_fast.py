@@ -66,8 +66,9 @@ class Config(ExperimentConfig):
                              description="every number that trains, complete: the recipe's for the target, "
                                          "changed one by one by a preset, a file or --set fast.KEY=VALUE")
     ablation: bool = Field(False, description="also train the 85% recipe with each trick removed in turn")
-    ablation_epochs: float = Field(1.5, gt=0, description="epochs of the ablation's base (the recipe's 85% "
-                                                          "epochs unless set); its other numbers are fast.*")
+    ablation_epochs: float = Field(RECIPES[85]["dllab"]["epochs"], gt=0,
+                                   description="epochs of the ablation's base (the recipe's 85% epochs unless set); "
+                                               "its other numbers are fast.*")
     ablation_seeds: int = Field(3, ge=1, le=10, description="seeds per ablation row")
 
     @model_validator(mode="before")
