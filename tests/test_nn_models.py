@@ -68,3 +68,31 @@ def test_model_flops_of_an_mlp_and_the_mnist_cnn_by_hand():
     assert model_flops(mlp([784, 500, 10]), (1, 28, 28)) == 2 * (784 * 500 + 500 * 10)
     # conv 1->16 5x5 on 28x28, conv 16->32 5x5 on 14x14, linear 32*7*7 -> 10
     assert model_flops(mnist_cnn(), (1, 28, 28)) == 2 * (28 * 28 * 16 * 25 + 14 * 14 * 32 * 16 * 25 + 32 * 49 * 10)
+
+
+def test_deeper_groups_add_convs_at_each_groups_width():
+    # Myrtle-5 at c = 16, counted by hand: convs 3*16*9 + 16*32*9 + 32*64*9 + 64*128*9, BN 2 x 240, head 128*10 + 10
+    assert count_parameters(make_cnn(16)) == 97200 + 480 + 1290
+    extra = 32 * 32 * 9 + 64 * 64 * 9 + 128 * 128 * 9 + 2 * (32 + 64 + 128)  # one more conv-BN per group
+    assert count_parameters(make_cnn(16, convs=2)) == 97200 + 480 + 1290 + extra
+    assert list(make_cnn(16).state_dict()) == list(make_cnn(16, convs=1).state_dict())
+    assert make_cnn(16, convs=3)(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+@pytest.mark.parametrize("scheme,std", [("kaiming", lambda fi, fo: (2 / fi) ** 0.5),
+                                        ("xavier", lambda fi, fo: (2 / (fi + fo)) ** 0.5),
+                                        ("default", lambda fi, fo: (1 / (3 * fi)) ** 0.5)])
+def test_init_weights_draws_each_scheme_at_its_scale(scheme, std):
+    from dllab.errors import ConfigError
+    from dllab.nn.models import init_weights
+
+    for scale in (1.0, 3.0):
+        with torch_stream(0, "init"):
+            net = init_weights(make_cnn(32, batch_norm=False), scheme, scale)
+        conv = net[8]  # conv(128 -> 256): fan_in 1152, fan_out 2304
+        assert isinstance(conv, torch.nn.Conv2d)
+        assert float(conv.weight.detach().std()) == pytest.approx(scale * std(1152, 2304), rel=0.02)
+        if scheme != "default":
+            assert float(conv.bias.abs().max()) == 0.0
+    with pytest.raises(ConfigError, match="not one of default, kaiming, xavier"):
+        init_weights(make_cnn(4), "he")

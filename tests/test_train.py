@@ -104,6 +104,46 @@ def test_divergence_keeps_last_good_checkpoint(tmp_path):
     assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
 
 
+def test_divergence_as_a_result_stops_with_the_history_and_resumes_to_it(tmp_path):
+    x, y = _blobs()
+    tc = TorchTrainConfig(epochs=3, batch_size=600, lr=0.1)
+    calls = {"n": 0}
+
+    def loss_fn(logits, yb):  # finite for the first epoch, then NaN
+        calls["n"] += 1
+        loss = torch.nn.functional.cross_entropy(logits, yb)
+        return loss if calls["n"] == 1 else loss * float("nan")
+
+    rec = Recorder(tmp_path / "r", "t", Cfg(train=tc), progress=False)
+    res = fit(torch.nn.Linear(2, 3), (x, y), {"val": (x, y)}, tc, prep=_prep, num_classes=3, seed=0, recorder=rec,
+              loss_fn=loss_fn, on_divergence="stop")
+    assert res.diverged == {"epoch": 2, "step": 1, "loss": "nan"} and res.stopped_early
+    assert [h["epoch"] for h in res.history] == [1]
+    again = fit(torch.nn.Linear(2, 3), (x, y), {"val": (x, y)}, tc, prep=_prep, num_classes=3, seed=0,
+                recorder=Recorder(tmp_path / "r", "t", Cfg(train=tc), resume=True, progress=False),
+                on_divergence="stop")
+    assert again.diverged == res.diverged and again.history == res.history  # read back, not retrained
+    with pytest.raises(ValueError, match="on_divergence"):
+        fit(torch.nn.Linear(2, 3), (x, y), {}, tc, prep=_prep, num_classes=3, seed=0, on_divergence="ignore")
+
+
+def test_recalibrated_batch_norm_holds_the_population_statistics_of_the_given_images():
+    from dllab.nn.train import recalibrate_batch_norm
+
+    with torch_stream(0, "init"):
+        net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.BatchNorm1d(4))
+    net[1].running_mean.fill_(5.0)  # stale statistics
+    x, _ = _blobs(1000)
+    recalibrate_batch_norm(net, x, _prep, batch_size=100)
+    with torch.no_grad():
+        h = net[0](_prep(x))
+    # the mean is exact; the variance is the mean of the batches' unbiased variances (PyTorch's convention)
+    assert torch.allclose(net[1].running_mean, h.mean(0), atol=1e-5)
+    per_batch = torch.stack([h[i:i + 100].var(0, unbiased=True) for i in range(0, 1000, 100)]).mean(0)
+    assert torch.allclose(net[1].running_var, per_batch, rtol=1e-4)
+    assert net[1].momentum == 0.1 and net.training  # the layer's settings are restored
+
+
 def test_stop_at_train_acc():
     x, y = _blobs()
     cfg = TorchTrainConfig(epochs=50, batch_size=32, lr=0.5, momentum=0.9, stop_at_train_acc=0.8, checkpoint=False)

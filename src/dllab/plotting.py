@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
@@ -107,6 +108,46 @@ def confusion_matrix(ax, matrix: np.ndarray, class_names: Sequence[str], *, titl
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if rates[i, j] > 0.5 else "black")
     ax.set(title=title, xlabel="predicted class", ylabel="true class")
+
+
+def heatmap(ax, values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *, title: str, xlabel: str,
+            ylabel: str, fmt: str = "{:.0f}", marks: np.ndarray | None = None, vmin: float | None = None,
+            vmax: float | None = None) -> None:
+    """A rows x cols grid of numbers coloured by value, each written in its cell (NaN cells left blank); where
+    ``marks`` (a same-shaped array of strings) is non-empty the mark is written instead, on grey (e.g. "diverged")."""
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    lo = vmin if vmin is not None else (finite.min() if finite.size else 0.0)
+    hi = max(vmax if vmax is not None else (finite.max() if finite.size else 1.0), lo + 1e-9)
+    ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=lo, vmax=hi, aspect="auto")
+    ax.grid(False)
+    ax.set_xticks(range(len(cols)), cols, rotation=45 if max(map(len, cols), default=0) > 4 else 0)
+    ax.set_yticks(range(len(rows)), rows)
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            mark = "" if marks is None else str(marks[i, j])
+            if mark:
+                ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, color="0.85"))
+                ax.text(j, i, mark, ha="center", va="center", fontsize=7, color="firebrick")
+            elif np.isfinite(values[i, j]):
+                light = values[i, j] > lo + 0.6 * (hi - lo)
+                ax.text(j, i, fmt.format(values[i, j]), ha="center", va="center", fontsize=7,
+                        color="black" if light else "white")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+
+
+def error_bars(ax, series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *, title: str,
+               xlabel: str, ylabel: str, logx: bool = False, logy: bool = False) -> None:
+    """Named (x, mean, std) series as lines with error bars (one standard deviation over seeds)."""
+    for label, (x, mean, std) in series.items():
+        ax.errorbar(x, mean, yerr=std, fmt="o-", ms=4, capsize=3, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if len(series) > 1:
+        ax.legend(fontsize=8)
 
 
 def image_grid(axes, images: np.ndarray, titles: Sequence[str] | None = None, cmap: str | None = None) -> None:

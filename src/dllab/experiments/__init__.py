@@ -24,6 +24,7 @@ EXPERIMENTS: dict[str, str] = {
     "linreg-mnist": "dllab.experiments.linreg_mnist",
     "theory": "dllab.experiments.theory",
     "cifar-train": "dllab.experiments.cifar_train",
+    "cifar-study": "dllab.experiments.cifar_study",
     "flip-robustness": "dllab.experiments.flip_robustness",
     "random-labels": "dllab.experiments.random_labels",
     "playground-study": "dllab.experiments.playground_study",

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from dllab.config import ExperimentConfig
-from dllab.nn.config import TorchTrainConfig
+from dllab.nn.config import INITS, TorchTrainConfig
 
 # The homework's recipe: plain SGD lr 0.1, batch 128, 20 epochs, no augmentation, inputs scaled to [0, 1].
 RECIPE = TorchTrainConfig(epochs=20, batch_size=128, lr=0.1, momentum=0.0, optimizer="sgd", schedule="constant")
@@ -14,6 +16,10 @@ RECIPE = TorchTrainConfig(epochs=20, batch_size=128, lr=0.1, momentum=0.0, optim
 class CifarConfig(ExperimentConfig):
     width: int = Field(64, ge=1, description="Myrtle-5 width c (channels of the first conv)")
     batch_norm: bool = Field(True, description="batch norm after each conv (off: conv biases instead)")
+    init: Literal[INITS] = Field("default", description="initial weights of the convs and "
+                                                          "the head: PyTorch's default, Kaiming (He) or Xavier "
+                                                          "(Glorot) normal")
+    init_scale: float = Field(1.0, gt=0, description="factor on the initial weights (1: the scheme as defined)")
     n_train: int | None = Field(None, ge=10, description="first n training images (None: all 50,000)")
     train: TorchTrainConfig = RECIPE
 
@@ -39,12 +45,12 @@ def prep(x):
 
 def model(cfg: CifarConfig, width: int | None = None):
     """Myrtle-5 with its initial weights drawn from the run's stream ("init",)."""
-    from dllab.nn.models import make_cnn
+    from dllab.nn.models import init_weights, make_cnn
     from dllab.nn.train import pick_device
     from dllab.seeding import torch_stream
 
     with torch_stream(cfg.seed, "init"):
-        net = make_cnn(width or cfg.width, batch_norm=cfg.batch_norm)
+        net = init_weights(make_cnn(width or cfg.width, batch_norm=cfg.batch_norm), cfg.init, cfg.init_scale)
     return net.to(pick_device())
 
 
@@ -54,6 +60,7 @@ def describe(ds, n: int, cfg: CifarConfig) -> str:
         [f"random crop (pad {t.crop_pad})"] * (t.crop_pad > 0)
     return (f"{ds.describe()}. Training on the first {n} training images"
             f"{' (a subset, for the 2-core budget)' if n < 50000 else ''}; inputs scaled to [0, 1]. Myrtle-5 width "
-            f"{cfg.width}, batch norm {'on' if cfg.batch_norm else 'off'}; {t.optimizer} lr {t.lr} ({t.schedule}), "
+            f"{cfg.width}, batch norm {'on' if cfg.batch_norm else 'off'}, {cfg.init} initialisation"
+            f"{f' x {cfg.init_scale:g}' if cfg.init_scale != 1 else ''}; {t.optimizer} lr {t.lr} ({t.schedule}), "
             f"momentum {t.momentum}, weight decay {t.weight_decay}, batch {t.batch_size}, {t.epochs} epochs; "
             f"augmentation: {', '.join(aug) if aug else 'none'}.")

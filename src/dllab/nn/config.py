@@ -8,6 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dllab.training import TrainConfig
 
+INITS = ("default", "kaiming", "xavier")  # the initialisations of dllab.nn.models.init_weights
+
 
 class TorchTrainConfig(TrainConfig):
     """The shared knobs of :class:`~dllab.training.TrainConfig` plus what only the PyTorch loop offers:
@@ -24,6 +26,9 @@ class TorchTrainConfig(TrainConfig):
     compile: bool = Field(False, description="torch.compile the training forward/backward (faster steps after a "
                                              "one-off compile of 10-30 s; needs a C++ compiler on the CPU)")
     eval_batch_size: int = Field(1000, ge=1, description="images per forward pass when evaluating")
+    bn_recalibrate: int = Field(0, ge=0, description="before each evaluation, re-estimate the batch-norm statistics "
+                                                     "on this many training images with the current weights "
+                                                     "(precise BN); 0: PyTorch's running averages")
     stop_at_train_acc: float | None = Field(None, gt=0, le=1, description="stop once train accuracy reaches this")
     checkpoint: bool = Field(True, description="save a checkpoint each epoch (needed for --resume)")
 

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from dllab.errors import ConfigError
+from dllab.nn.config import INITS
 
 
 def mlp(sizes: list[int], activation: type[nn.Module] = nn.ReLU) -> nn.Sequential:
@@ -33,11 +34,13 @@ def mnist_cnn(channels: tuple[int, int] = (16, 32), classes: int = 10) -> nn.Seq
     )
 
 
-def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10) -> nn.Sequential:
+def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10, convs: int = 1) -> nn.Sequential:
     """Myrtle-5 (the mltheoryseminar notebook's CIFAR-10 network), width ``c``.   (N, 3, 32, 32) -> (N, classes)
 
     conv3x3(3->c)-BN-ReLU, conv(c->2c)-BN-ReLU-pool2, conv(2c->4c)-BN-ReLU-pool2, conv(4c->8c)-BN-ReLU-pool2,
     pool4, flatten, linear(8c->classes). ``batch_norm=False`` drops the BN layers (and gives the convs biases).
+    ``convs`` > 1 deepens each of the three pooled groups with ``convs - 1`` more conv(-BN)-ReLU layers at that
+    group's width (convs=2: 8 layers with weights instead of 5).
     """
 
     def block(cin: int, cout: int, pool: bool) -> list[nn.Module]:
@@ -49,10 +52,38 @@ def make_cnn(c: int = 64, batch_norm: bool = True, classes: int = 10) -> nn.Sequ
             layers.append(nn.MaxPool2d(2))
         return layers
 
+    def group(cin: int, cout: int) -> list[nn.Module]:
+        extra = [layer for _ in range(convs - 1) for layer in block(cout, cout, False)]
+        return [*block(cin, cout, False), *extra, nn.MaxPool2d(2)]
+
     return nn.Sequential(
-        *block(3, c, False), *block(c, 2 * c, True), *block(2 * c, 4 * c, True), *block(4 * c, 8 * c, True),
+        *block(3, c, False), *group(c, 2 * c), *group(2 * c, 4 * c), *group(4 * c, 8 * c),
         nn.MaxPool2d(4), nn.Flatten(), nn.Linear(8 * c, classes),
     )
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, scheme: str = "default", scale: float = 1.0) -> nn.Module:
+    """Re-draw the weights of ``model``'s conv and linear layers (from torch's global generator; biases to 0
+    unless ``scheme`` is "default") and multiply them by ``scale``.
+
+    default: PyTorch's own (uniform with std 1/sqrt(3 fan_in), biases uniform too), kept as drawn; kaiming: He et
+    al. 2015, normal with std sqrt(2 / fan_in), which keeps a ReLU network's activations at one scale through
+    depth; xavier: Glorot & Bengio 2010, normal with std sqrt(2 / (fan_in + fan_out)). Batch-norm layers keep
+    weight 1 and bias 0. Returns the model."""
+    if scheme not in INITS:
+        raise ConfigError(f"init scheme {scheme!r} is not one of {', '.join(INITS)}")
+    for m in model.modules():
+        if not isinstance(m, (nn.Conv2d, nn.Linear)):
+            continue
+        if scheme == "kaiming":
+            nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+        elif scheme == "xavier":
+            nn.init.xavier_normal_(m.weight)
+        if scheme != "default" and m.bias is not None:
+            m.bias.zero_()
+        m.weight.mul_(scale)
+    return model
 
 
 def model_flops(model: nn.Module, input_shape: tuple[int, ...]) -> int:
