@@ -36,3 +36,25 @@ def test_resume_needs_the_run_directory_and_refuses_new_options(tmp_path):
         run_experiment("mnist-logreg", resume=True, out=tmp_path, seed=3)
     with pytest.raises(DllabError, match="does not exist"):
         run_experiment("mnist-logreg", resume=True, out=tmp_path / "nothing")
+
+
+def test_a_bug_after_results_records_the_failure_and_its_wall_time_for_the_resume(tmp_path, shared_data,
+                                                                                    monkeypatch):
+    """A report that raises (a bug, not a DllabError) after stages finished: env.json says failed with the time
+    spent, and the resumed run's wall time includes it (it was lost: a resumed cifar-study claimed 15 s)."""
+    from dllab.experiments import _study_report
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("in the report")
+
+    monkeypatch.setattr(_study_report, "data", broken)
+    out = tmp_path / "r"
+    with pytest.raises(ZeroDivisionError):
+        run_experiment("cifar-study", preset="smoke", out=out, progress=False, overrides=["questions=[data]"])
+    env = json.loads((out / "env.json").read_text())
+    assert env["status"] == "failed" and "ZeroDivisionError: in the report (a bug" in env["error"]
+    spent = env["wall_time_s"]
+    assert spent > 0
+    monkeypatch.undo()
+    run_experiment("cifar-study", out=out, resume=True, progress=False)
+    assert json.loads((out / "env.json").read_text())["wall_time_s"] > spent

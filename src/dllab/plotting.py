@@ -136,6 +136,19 @@ def heatmap(ax, values: np.ndarray, rows: Sequence[str], cols: Sequence[str], *,
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
 
 
+def plain_log_ticks(ax, x: Sequence[float] | None = None) -> None:
+    """Log axes labelled in plain numbers (128, 0.025), not 1.28 x 10^2; ``x``: put the x ticks at these values."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        axis.set_major_formatter(plain)
+        # within one decade there may be no major tick at all: then the minor ticks carry the labels
+        axis.set_minor_formatter(plain if axis.get_scale() == "log" and 0 < lo and hi / lo < 10 else NullFormatter())
+    if x is not None:
+        ax.set_xticks(list(x))
+
+
 def error_bars(ax, series: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]], *, title: str,
                xlabel: str, ylabel: str, logx: bool = False, logy: bool = False) -> None:
     """Named (x, mean, std) series as lines with error bars (one standard deviation over seeds)."""

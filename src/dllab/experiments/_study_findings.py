@@ -165,7 +165,7 @@ def batch_lr(points: dict[tuple[int, float], dict], trained_above: float) -> tup
     text = ("Best learning rate on validation (interpolated between grid points): "
             + ", ".join(f"{lr_text(best[b])} at batch {b}" for b in batches) + ".")
     if len(batches) >= 2:
-        k = fit_line(np.log(batches), np.log([best[b] for b in batches]))[0]
+        k = round(fit_line(np.log(batches), np.log([best[b] for b in batches]))[0], 6) + 0.0  # never -0.00
         numbers["scaling_exponent"] = k
         rules = {"the linear scaling rule (k = 1)": 1.0, "the square-root rule (k = 0.5)": 0.5,
                  "no scaling (k = 0)": 0.0}

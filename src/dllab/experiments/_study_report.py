@@ -90,6 +90,7 @@ def batch_lr(cfg, rec, points, cells):
     a1.axhline(100 * F.CHANCE, color="gray", ls=":", lw=1)
     a1.set(xscale="log", title="Validation accuracy (x: diverged or failed)", xlabel="learning rate",
            ylabel="validation accuracy (%)")
+    plotting.plain_log_ticks(a1, x=lrs)
     a1.legend(fontsize=8)
     best = [numbers["best_lr"][b] for b in batches]
     a2.plot(batches, best, "o-", label="best lr (validation)")
@@ -97,8 +98,9 @@ def batch_lr(cfg, rec, points, cells):
     if k is not None:
         ref = best[0] * (np.array(batches) / batches[0])
         a2.plot(batches, ref, "--", color="gray", label="linear scaling from the smallest batch")
-    a2.set(xscale="log", yscale="log", title=f"Best learning rate against batch (k = {k:.2f})" if k is not None
-           else "Best learning rate", xlabel="batch size", ylabel="learning rate")
+    a2.set(xscale="log", yscale="log", title=f"Best learning rate against batch (k = {k + 0.0:.2f})"
+           if k is not None else "Best learning rate", xlabel="batch size", ylabel="learning rate")
+    plotting.plain_log_ticks(a2, x=batches)
     a2.legend(fontsize=8)
     rec.figure(fig, "batch_lr", "Each batch size over the learning-rate grid (same epochs, so fewer steps for "
                                 "larger batches); right: the interpolated best rate.")
@@ -150,6 +152,7 @@ def data(cfg, rec, points, cells):
         ax.plot(ns, fit, "--", label=f"fit: error ~ n^{slope:.2f}")
     ax.set(xscale="log", yscale="log", title="Test error against training images", xlabel="training images n",
            ylabel="test error (%)")
+    plotting.plain_log_ticks(ax, x=ns)
     ax.legend(fontsize=8)
     rec.figure(fig, "data_scaling", "Log-log axes: a straight line is a power law. Sets smaller than the default "
                                     "size train for more epochs, so that every size gets at least the default's "
@@ -193,12 +196,11 @@ def batch_norm(cfg, rec, points, cells):
     rec.figure(fig, "batch_norm_grid", f"Width c = {cfg.width}, mean of seeds; grey cells diverged (a non-finite "
                                        f"loss) or failed (at most {100 * cfg.trained_above:.0f}%).")
     fig, (a1, a2) = plotting.subplots(ncols=2, width=5.2)
-    arms = {"with BN": {lr: points[("init", True, base_init if ("init", True, base_init, lrs[0]) in points
-                                       else inits[0], lr)] for lr in lrs}}
-    arms["without BN"] = {lr: points[("init", False, base_init if ("init", False, base_init, lrs[0]) in points
-                                      else inits[0], lr)] for lr in lrs}
+    shown = base_init if ("init", True, base_init, lrs[0]) in points else inits[0]
+    arms = {"with BN": {lr: points[("init", True, shown, lr)] for lr in lrs},
+            f"without BN (c = {cfg.width})": {lr: points[("init", False, shown, lr)] for lr in lrs}}
     arms["without BN, warm-up"] = {lr: points[("warmup", lr)] for lr in lrs}
-    for w in cfg.bn_widths:
+    for w in (w for w in cfg.bn_widths if w != cfg.width):  # the study's own width is the line above
         arms[f"without BN, c = {w}"] = {lr: points[("width", w, lr)] for lr in lrs}
     for label, curve in arms.items():
         a1.plot(lrs, [100 * curve[lr]["val"] for lr in lrs], "o-", ms=4, label=label)
@@ -207,6 +209,7 @@ def batch_norm(cfg, rec, points, cells):
         ax.axhline(100 * F.CHANCE, color="gray", ls=":", lw=1)
         ax.set(xscale="log", title=f"Validation accuracy {what}", xlabel="learning rate",
                ylabel="validation accuracy (%)")
+        plotting.plain_log_ticks(ax, x=lrs)
     a1.legend(fontsize=7)
     rec.figure(fig, "batch_norm_lr", f"The learning-rate range with and without batch norm ({base_init} "
                                      f"initialisation), with a {cfg.warmup_epochs:g}-epoch warm-up, and at two widths.")
