@@ -105,7 +105,12 @@ def test_a_killed_suite_resumes_only_what_is_missing(tmp_path, shared_data):
     proc = subprocess.Popen([sys.executable, "-m", "dllab", "suite", *args, "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
-    while not (out / "mnist-logreg" / "summary.json").is_file() and time.time() < deadline:
+
+    def finished() -> bool:  # summary.json comes before the report; the run is finished once env.json says so
+        env = out / "mnist-logreg" / "env.json"
+        return env.is_file() and json.loads(env.read_text()).get("status") == "finished"
+
+    while not finished() and time.time() < deadline:
         time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

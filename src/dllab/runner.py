@@ -84,11 +84,12 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
             if isinstance(exc, KeyboardInterrupt):
                 raise DllabError(f"interrupted; {then}") from None
             raise exc from None
-        except Exception as exc:  # a bug: the run records it and the wall time spent (a resume adds to it)
+        except Exception as bug:  # a bug: the run records it and the wall time spent (a resume adds to it)
+            what = f"{type(bug).__name__}: {bug} (a bug: the traceback follows)"
             if created and not has_results(run_dir):
                 discard()
             else:
-                _try(lambda: recorder.fail(f"{type(exc).__name__}: {exc} (a bug: the traceback follows)"))
+                _try(lambda: recorder.fail(what))
             raise
         missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
         if missing:

@@ -122,7 +122,7 @@ def model(points: dict[tuple[int, int], dict], width: int) -> tuple[dict, str, s
         params = [p["parameters"] for _, p in wide]
         ppd = fit_line(np.log2(params), [100 * p["val"] for _, p in wide])[0]
         te = fit_line(np.log(params), np.log([max(p["time_s"], 1e-9) for _, p in wide]))[0]
-        numbers.update(points_per_doubling=ppd, time_exponent=te)
+        numbers.update(points_per_doubling=round(ppd, 3), time_exponent=round(te, 3))
         verb = "rises" if p1["val"] > p0["val"] else "falls" if p1["val"] < p0["val"] else "stays"
         text = (f"Validation accuracy {verb} from {pct(p0['val'])} at c = {w0} ({p0['parameters']:,} parameters) to "
                 f"{pct(p1['val'])} at c = {w1} ({p1['parameters']:,}): {ppd:+.1f} points per doubling of the "
@@ -166,7 +166,7 @@ def batch_lr(points: dict[tuple[int, float], dict], trained_above: float) -> tup
             + ", ".join(f"{lr_text(best[b])} at batch {b}" for b in batches) + ".")
     if len(batches) >= 2:
         k = round(fit_line(np.log(batches), np.log([best[b] for b in batches]))[0], 6) + 0.0  # never -0.00
-        numbers["scaling_exponent"] = k
+        numbers["scaling_exponent"] = round(k, 3) + 0.0
         rules = {"the linear scaling rule (k = 1)": 1.0, "the square-root rule (k = 0.5)": 0.5,
                  "no scaling (k = 0)": 0.0}
         closest = min(rules, key=lambda r: abs(rules[r] - k))
@@ -235,7 +235,7 @@ def data(points: dict[tuple[int], dict]) -> tuple[dict, str]:
     if len(ns) < 2:
         return numbers, text + "."
     slope, _, r2 = fit_line(np.log(ns), np.log(np.maximum(err, 1e-6)))
-    numbers.update(slope=slope, r2=r2)
+    numbers.update(slope=round(slope, 3), r2=round(r2, 3))  # figures a reader compares, not raw floats
     text += (f": error ~ n^{slope:.2f} (least squares on log-log axes over {len(ns)} sizes, R^2 {r2:.2f}), so each "
              f"doubling of the data multiplies the error by {2 ** slope:.2f}.")
     if slope >= 0:
