@@ -73,24 +73,21 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
         try:
             apply_budget()
             summary = module.run(cfg, recorder)
-        except (DllabError, KeyboardInterrupt, OSError) as exc:
+        except (Exception, KeyboardInterrupt) as exc:
             if isinstance(exc, OSError):
                 exc = os_error(exc, then)
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+            known = isinstance(exc, (DllabError, KeyboardInterrupt))  # else a bug: recorded, then its traceback
+            reason = ("interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) if known
+                      else f"{type(exc).__name__}: {exc} (a bug: the traceback follows)")
             if created and not has_results(run_dir):
                 discard()
-            else:
+            else:  # the wall time spent is recorded too: a resume adds to it
                 _try(lambda: recorder.fail(reason))
             if isinstance(exc, KeyboardInterrupt):
                 raise DllabError(f"interrupted; {then}") from None
+            if not known:
+                raise
             raise exc from None
-        except Exception as bug:  # a bug: the run records it and the wall time spent (a resume adds to it)
-            what = f"{type(bug).__name__}: {bug} (a bug: the traceback follows)"
-            if created and not has_results(run_dir):
-                discard()
-            else:
-                _try(lambda: recorder.fail(what))
-            raise
         missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
         if missing:
             raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")

@@ -300,6 +300,12 @@ def _verdict(difference: float, margin: float) -> str:
     return "supported" if difference > margin else "refuted" if difference < -margin else "inconclusive"
 
 
+def shown_init(points: dict[tuple, dict], base_init: str) -> str:
+    """The initialisation the batch-norm comparisons use: the base cell's if the grid has it, else the first."""
+    inits = list(dict.fromkeys(k[2] for k in points if k[0] == "init"))
+    return base_init if base_init in inits else inits[0]
+
+
 def batch_norm(points: dict[tuple, dict], base_init: str, fraction: float) -> tuple[dict, str]:
     """The survey's predictions about training without batch norm, each given a verdict from the numbers.
 
@@ -310,7 +316,7 @@ def batch_norm(points: dict[tuple, dict], base_init: str, fraction: float) -> tu
         return {k[-1]: p for k, p in points.items() if k[:-1] == prefix}
 
     inits = list(dict.fromkeys(k[2] for k in points if k[0] == "init"))
-    base_init = base_init if base_init in inits else inits[0]
+    base_init = shown_init(points, base_init)
     on, off = curve("init", True, base_init), curve("init", False, base_init)
     margin = noise(points)
     preds = []

@@ -196,7 +196,7 @@ def batch_norm(cfg, rec, points, cells):
     rec.figure(fig, "batch_norm_grid", f"Width c = {cfg.width}, mean of seeds; grey cells diverged (a non-finite "
                                        f"loss) or failed (at most {100 * cfg.trained_above:.0f}%).")
     fig, (a1, a2) = plotting.subplots(ncols=2, width=5.2)
-    shown = base_init if ("init", True, base_init, lrs[0]) in points else inits[0]
+    shown = F.shown_init(points, base_init)
     arms = {"with BN": {lr: points[("init", True, shown, lr)] for lr in lrs},
             f"without BN (c = {cfg.width})": {lr: points[("init", False, shown, lr)] for lr in lrs}}
     arms["without BN, warm-up"] = {lr: points[("warmup", lr)] for lr in lrs}

@@ -243,11 +243,12 @@ def train_cell(rec, cfg: Config, cell: dict, seed: int, name: str, bf16: bool) -
 
 
 def _precision(cfg: Config) -> dict:
-    """bf16 or fp32 for every cell: fixed by the config, or the faster of the two for the base cell's step."""
+    """bf16 or fp32 for every cell: fixed by the config, or the faster of the two for the base cell's step
+    (cifar-fast's start-up timing, :func:`dllab.nn.fast.choose_precision`)."""
     import torch
 
+    from dllab.nn.fast import choose_precision
     from dllab.nn.models import make_cnn
-    from dllab.nn.throughput import precision_times, training_step
 
     if cfg.precision != "auto":
         return {"bf16": cfg.precision == "bf16", "step_times": {}}
@@ -255,12 +256,14 @@ def _precision(cfg: Config) -> dict:
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(cfg.train.batch_size, 3, 32, 32, generator=gen).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (cfg.train.batch_size,), generator=gen)
-    times = precision_times(lambda bf16: training_step(net, x, y, bf16=bf16)(), steps=3)
-    return {"bf16": times["bf16"] < times["fp32"], "step_times": {k: round(v, 4) for k, v in times.items()}}
+    bf16, times = choose_precision(net, x, y)
+    return {"bf16": bf16, "step_times": times}
 
 
 def run(cfg: Config, rec) -> dict:
     """Every question's cells as stages (the same cell in two questions trained once), then the report."""
+    from dllab.experiments import _study_report as report
+
     precision = rec.stage("precision", lambda: _precision(cfg))
     grid = plan(cfg)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
@@ -276,17 +279,15 @@ def run(cfg: Config, rec) -> dict:
                   for key, cell in cells.items()} for q, cells in grid.items()}
     summary = {q: None for q in QUESTIONS}
     texts = {}
-    from dllab.experiments import _study_report as report
-
     report.protocol(cfg, rec, base_cell(cfg), precision, len(tasks), len(seeds))
     for q in QUESTIONS:
         if q in points:
-            summary[q], texts[q], *timing = (*getattr(report, q)(cfg, rec, points[q], grid[q]),)
+            summary[q], texts[q], *timing = getattr(report, q)(cfg, rec, points[q], grid[q])
             if timing:  # wall times: kept apart, since no two runs agree on them
                 texts[f"{q}_timing"] = timing[0]
     rec.text("Summary of the findings", " ".join(f"({i}) {texts[q]}" for i, q in enumerate(
         [q for q in QUESTIONS if q in texts], 1)))
-    n_cells = sum(1 for _ in {cell_name(c, 0) for cells in grid.values() for c in cells.values()})
+    n_cells = len({cell_name(c, 0) for cells in grid.values() for c in cells.values()})
     k = base_cell(cfg)["n"]
     return {**summary, "findings": texts, "cells": n_cells, "runs": len(tasks), "bf16": precision["bf16"],
             "step_times": precision["step_times"], "n_train": k, "n_val": cfg.val_size,

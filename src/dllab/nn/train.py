@@ -162,6 +162,10 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
         if state["done"]:
             result.stopped_early = start_epoch < cfg.epochs
             return result
+    def save(epoch: int, done: bool, **extra) -> None:
+        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                   "history": result.history, "done": done, **extra})
+
     t_start = time.perf_counter() - (result.history[-1]["time_s"] if result.history else 0.0)
     sync_every = 1 if device.type == "cpu" else 10
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
@@ -204,8 +208,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                 if bar is not None and (i % 10 == 9 or i == steps_per_epoch - 1):
                     bar.update(i + 1, loss=float(sum_loss) / seen, acc=float(correct) / seen)
         if result.diverged is not None:  # the epoch's partial numbers mean nothing: stop with the history so far
-            ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch - 1,
-                       "history": result.history, "done": True, "diverged": result.diverged})
+            save(epoch - 1, True, diverged=result.diverged)
             result.stopped_early = True
             break
         record = {"run": name, "epoch": epoch, "lr": opt.param_groups[0]["lr"],
@@ -225,8 +228,7 @@ def fit(model: torch.nn.Module, train: tuple[torch.Tensor, torch.Tensor],
                                        and record["train_acc"] >= cfg.stop_at_train_acc)
         if recorder is not None:
             recorder.log(**record)
-        ckpt.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-                   "history": result.history, "done": done})
+        save(epoch, done)
         if done:
             result.stopped_early = epoch < cfg.epochs
             break
