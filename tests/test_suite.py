@@ -59,6 +59,29 @@ def test_the_combined_html_is_organised_by_course_and_formats_numbers(smoke_suit
     assert not re.search(r"""(src|href)=['"]https?://""", html)  # self-contained
 
 
+# a Python mapping's text: {'a': 1} or a key quoted the way repr() quotes it ('a': )
+MAPPING = re.compile(r"\{\s*'[^'<>]*'\s*:|'\w+'\s*:")
+
+
+@pytest.mark.parametrize("name", list(experiments.EXPERIMENTS))
+def test_every_report_labels_its_summary_in_words_and_holds_no_python_mapping(smoke_suite, name):
+    import html as htmllib
+
+    out, _ = smoke_suite
+    run = out / name
+    summary = json.loads((run / "summary.json").read_text())
+    labels = experiments.summary_labels(experiments.get(name))
+    assert set(summary) <= set(labels), f"summary keys without a label: {sorted(set(summary) - set(labels))}"
+    page = (run / "report.html").read_text()
+    rows = re.findall(r"<tr><th title='([^']*)'>([^<]*)</th>", page[page.index("<h2>Summary</h2>"):])
+    assert [k for k, _ in rows] == list(summary)
+    assert all(htmllib.unescape(text) == labels[k] for k, text in rows)
+    prose = re.sub(r"<[^>]+>", " ", page[page.index("<h2>Results</h2>"):page.index("<details>")])
+    prose += re.sub(r"<[^>]+>", " ", page[page.index("<h2>Summary</h2>"):page.index("<h2>Results</h2>")])
+    found = MAPPING.search(htmllib.unescape(prose))
+    assert found is None, f"a Python mapping in the report: ...{prose[max(0, found.start() - 80):found.end() + 80]}"
+
+
 @needs_browser
 def test_the_report_has_no_broken_image_and_the_pdf_holds_every_section_title(smoke_suite):
     from pypdf import PdfReader

@@ -52,7 +52,7 @@ def cmd_run(args) -> int:
         os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
     run_dir = run_experiment(args.experiment, preset=args.preset, config_file=args.config, overrides=args.set,
                              seed=args.seed, out=args.out, resume=args.resume, wandb=args.wandb,
-                             progress=False if args.no_progress else None)
+                             mlflow=args.mlflow, progress=False if args.no_progress else None)
     from dllab.fileio import read_json
 
     summary = read_json(run_dir / "summary.json")
@@ -62,6 +62,44 @@ def cmd_run(args) -> int:
         if isinstance(value, (int, float, str, bool)):
             console.print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
     console.print(f"report: {run_dir / 'report.html'}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from rich.table import Table
+
+    import dllab
+
+    runs = []
+    for path in args.run_dirs:
+        found = [dllab.load(path)] if (Path(path) / "config.yaml").is_file() else dllab.runs(path)
+        if not found:
+            raise DllabError(f"{path} holds no run directory (a folder with config.yaml)")
+        runs.extend(found)
+    comparison = dllab.compare(runs, by=args.by or None, keys=args.key or None, all_keys=args.all)
+    if args.csv:
+        from dllab.fileio import atomic_write
+
+        atomic_write(args.csv, comparison.csv())
+    head, *body = comparison.table()
+    console = _console()
+    table = Table(title=f"{len(runs)} runs in {len(body)} configurations: mean ± std [95% interval] over seeds")
+    if len(head) * 14 <= console.width:  # one row per configuration
+        for h in head:
+            table.add_column(h, overflow="fold")
+        for row in body:
+            table.add_row(*row)
+    else:  # too wide for the terminal: one column per configuration
+        table.add_column("", style="bold", overflow="fold")
+        for i in range(len(body)):
+            table.add_column(f"configuration {i + 1}", overflow="fold")
+        for j, h in enumerate(head):
+            table.add_row(h, *(row[j] for row in body))
+    console.print(table)
+    for line in comparison.skipped:
+        console.print(f"[yellow]left out[/yellow]: {line}")
+    if args.csv:
+        console.print(f"table: {args.csv}")
     return 0
 
 
@@ -83,7 +121,9 @@ def cmd_show(args) -> int:
     keys = Table(title="summary.json keys")
     keys.add_column("key", style="bold")
     keys.add_column("meaning")
-    for key, meaning in getattr(module, "SUMMARY_KEYS", {}).items():
+    from dllab.experiments import summary_meanings
+
+    for key, meaning in summary_meanings(module).items():
         keys.add_row(key, meaning)
     console.print(keys)
     return 0
@@ -272,8 +312,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="dataset folder searched first (default: $DLLAB_DATA)")
     p.add_argument("--wandb", action="store_true", help="mirror metrics to Weights & Biases (offline without "
                                                         "WANDB_API_KEY; pip install 'dllab[wandb]')")
+    p.add_argument("--mlflow", nargs="?", const=True, metavar="URI",
+                   help="track the run in MLflow: params, per-epoch metrics, summary, figures and report (URI: a "
+                        "server such as http://127.0.0.1:5000; without one $MLFLOW_TRACKING_URI or ./mlruns; "
+                        "pip install 'dllab[mlflow]')")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("compare", help="compare runs: the config keys that differ, summaries aggregated over seeds",
+                       formatter_class=fmt,
+                       description="One table of runs: one row per configuration, runs that differ only in their "
+                                   "seed aggregated (mean ± standard deviation [95% Student-t interval], n). Shows "
+                                   "the config keys and summary values that differ (--all: every one). A RUN_DIR may "
+                                   "be a folder of runs (e.g. runs/cifar-fast); unfinished runs are left out and "
+                                   "named.",
+                       epilog="examples:\n  dllab compare runs/cifar-fast\n"
+                              "  dllab compare runs/mnist-logreg --by train.lr --key test_accuracy --csv lr.csv")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--by", action="append", metavar="KEY",
+                   help="group by this dotted config key only (repeatable; default: the whole config but the seed)")
+    p.add_argument("--key", action="append", metavar="SUMMARY_KEY",
+                   help="summary value to show (repeatable, dotted for nested ones; default: the numbers that differ)")
+    p.add_argument("--all", action="store_true", help="every config key and summary value, not only those that differ")
+    p.add_argument("--csv", metavar="FILE.csv", help="also write the table (means, std, intervals) as CSV")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("show", help="an experiment's resolved config, every key described", formatter_class=fmt,
                        description="Print every config key of an experiment (nested keys dotted, as --set takes "

@@ -32,13 +32,27 @@ def subplots(ncols: int = 1, nrows: int = 1, width: float = 5.0, height: float =
     return fig, axes.ravel() if nrows * ncols > 1 else axes[0, 0]
 
 
+def draw_series(ax, x: Sequence[float], y: Sequence[float], *, slot: int = 0, slots: int = 1, **kw) -> None:
+    """One named series: a line through its points, or, with two points or fewer, bars (side by side in ``slot``
+    of ``slots`` at each x), since a line through two points shows a trend that was never measured."""
+    if len(x) > 2:
+        ax.plot(x, y, **kw)
+        return
+    width = 0.8 / slots
+    pos = np.arange(len(x)) + (slot - (slots - 1) / 2) * width
+    style = {k: kw[k] for k in ("color", "label") if k in kw}
+    ax.bar(pos, y, width=width, hatch=None if kw.get("ls", "-") == "-" else "//", alpha=0.85, **style)
+    ax.set_xticks(np.arange(len(x)), [f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in x])
+
+
 def curves(ax, series: dict[str, tuple[Sequence[float], Sequence[float]]], *, title: str, xlabel: str,
            ylabel: str, logy: bool = False) -> None:
     """Plot named (x, y) series on one axis with the house labels."""
-    for label, (x, y) in series.items():
-        ax.plot(x, y, marker="o" if len(x) <= 30 else None, ms=3, label=label)
+    for i, (label, (x, y)) in enumerate(series.items()):
+        draw_series(ax, x, y, slot=i, slots=len(series), marker="o" if len(x) <= 30 else None, ms=3, label=label,
+                    color=f"C{i}")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    if xlabel == "epoch":
+    if xlabel == "epoch" and max(len(x) for x, _ in series.values()) > 2:
         epoch_axis(ax)
     if logy:
         ax.set_yscale("log")
@@ -75,10 +89,11 @@ def learning_curves(runs: list[dict] | dict[str, list[dict]], sets: dict[str, st
             kw = {"color": f"C{ci if several else si}", "ls": styles[si % len(styles)] if several else "-",
                   "marker": "o" if len(ep) <= 30 else None, "ms": 3,
                   "label": f"{run_label}: {set_label}" if run_label else set_label}
+            slot = {"slot": ci * len(sets) + si, "slots": len(runs) * len(sets)}
             if hist and f"{key}_loss" in hist[0]:
-                ax_loss.plot(ep, [h[f"{key}_loss"] for h in hist], **kw)
+                draw_series(ax_loss, ep, [h[f"{key}_loss"] for h in hist], **slot, **kw)
             acc = [100 * h[f"{key}_acc"] for h in hist]
-            ax_acc.plot(ep, [100 - a for a in acc] if error else acc, **kw)
+            draw_series(ax_acc, ep, [100 - a for a in acc] if error else acc, **slot, **kw)
     prefix = f"{title}: " if title else ""
     ax_loss.set(title=f"{prefix}loss per epoch", ylabel=loss_label)
     ax_acc.set(title=f"{prefix}{'error' if error else 'accuracy'} per epoch",
@@ -88,7 +103,10 @@ def learning_curves(runs: list[dict] | dict[str, list[dict]], sets: dict[str, st
     if log_error:
         ax_acc.set_yscale("symlog", linthresh=0.1)
     for ax in (ax_loss, ax_acc):
-        epoch_axis(ax)
+        if max((len(h) for h in runs.values()), default=0) > 2:
+            epoch_axis(ax)
+        else:
+            ax.set_xlabel("epoch")
         if len(runs) * len(sets) > 1:
             ax.legend(fontsize=7 if len(runs) * len(sets) > 4 else 9)
     return fig, (ax_loss, ax_acc)

@@ -27,7 +27,7 @@ from dllab.errors import DamagedFileError, DllabError
 from dllab.executor import Executor, LocalExecutor, Stage, apply_budget, current_budget
 from dllab.executor import in_parent_process as executor_in_parent
 from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
-from dllab.rundir import read_metrics, read_sections
+from dllab.rundir import LABELS_FILE, read_metrics, read_sections
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ class Recorder:
     """Writes one run's record (see :mod:`dllab.rundir` for the files)."""
 
     def __init__(self, run_dir: str | Path, experiment: str, config: Any, *, resume: bool = False,
-                 wandb: bool = False, progress: bool | None = None, executor: Executor | None = None,
+                 wandb: bool = False, mlflow: str | bool | None = None, progress: bool | None = None,
+                 executor: Executor | None = None,
                  attach: bool = False):
         from dllab.config import to_yaml
 
@@ -60,7 +61,7 @@ class Recorder:
         # The run context that experiments read (never private fields): whether to draw progress bars, and
         # ``threads``, the cores this piece of work may use now.
         self.show_progress = _progress.default_enabled() if progress is None else progress
-        self._wandb = None
+        self._mirrors: list = []  # experiment trackers that get a copy (dllab.tracking)
         self._sections: list[dict] = []
         self._prior_wall = 0.0
         self.env: dict[str, Any] = {}
@@ -95,7 +96,11 @@ class Recorder:
         if wandb:
             from dllab.tracking import WandbMirror
 
-            self._wandb = WandbMirror(self.dir, experiment, config)
+            self._mirrors.append(WandbMirror(self.dir, experiment, config))
+        if mlflow:
+            from dllab.tracking import MlflowMirror
+
+            self._mirrors.append(MlflowMirror(self.dir, experiment, config, mlflow, self.env))
 
     @property
     def threads(self) -> int:
@@ -109,8 +114,8 @@ class Recorder:
         line = json.dumps(to_jsonable(metrics), sort_keys=False)
         with self._metrics_lock(), open(self.dir / "metrics.jsonl", "a") as f:
             f.write(line + "\n")
-        if self._wandb is not None:
-            self._wandb.log(metrics)
+        for mirror in self._mirrors:
+            mirror.log(metrics)
         if not executor_in_parent():  # in an executor worker: take over the cores of stages that have finished
             apply_budget()
 
@@ -236,23 +241,29 @@ class Recorder:
     def wall_time(self) -> float:
         return self._prior_wall + time.perf_counter() - self._t0
 
-    def finish(self, summary: dict, report: Callable[[dict], Any] | None = None) -> None:
-        """Write summary.json, then ``report(final_env)`` (the runner builds report.html), and only then env.json
-        with status ``finished``: a run whose report could not be written never looks finished."""
+    def finish(self, summary: dict, report: Callable[[dict], Any] | None = None,
+               labels: dict[str, str] | None = None) -> None:
+        """Write summary.json (and labels.json: the report's words for its keys), then ``report(final_env)`` (the
+        runner builds report.html), and only then env.json with status ``finished``: a run whose report could not
+        be written never looks finished."""
         write_json(self.dir / "summary.json", summary)
+        if labels:
+            write_json(self.dir / LABELS_FILE, labels)
         final = {**self.env, "status": "finished", "finished": _dt.datetime.now().isoformat(),
                  "wall_time_s": round(self.wall_time(), 3)}
         if report is not None:
             report(final)
         self.env = final
         write_json(self.dir / "env.json", self.env)
-        if self._wandb is not None:
-            self._wandb.finish(summary)
+        for mirror in self._mirrors:
+            mirror.finish(summary)
 
     def fail(self, reason: str) -> None:
         """Mark the run as failed in env.json (the checkpoints stay for --resume)."""
         self.env.update(status="failed", error=reason, wall_time_s=round(self.wall_time(), 3))
         write_json(self.dir / "env.json", self.env)
+        for mirror in self._mirrors:
+            mirror.fail(reason)
 
 
 NOT_DONE = object()  # a stage with no usable result from an earlier attempt

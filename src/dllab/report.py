@@ -11,7 +11,7 @@ from typing import Any
 from dllab.courses import COURSES, cite
 from dllab.errors import DamagedFileError, DllabError
 from dllab.fileio import atomic_write, read_json
-from dllab.rundir import read_sections
+from dllab.rundir import LABELS_FILE, read_sections
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -54,8 +54,56 @@ def fmt_number(value: float, key: str = "") -> str:
     return f"{value:.3g}"
 
 
+def human(key: str) -> str:
+    """A key of nested results as a column or row heading: words, not an identifier (``final_val_error`` ->
+    'final val error')."""
+    return str(key).replace("_", " ")
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (int, float, str, bool))
+
+
+def _flat(value: Any) -> bool:
+    """A scalar or a short list of scalars: fits one cell of a table."""
+    return _scalar(value) or (isinstance(value, list) and len(value) <= 12 and all(_scalar(v) for v in value))
+
+
+def _td(value: Any, key: str, depth: int) -> str:
+    """One cell: numbers right-aligned, text left-aligned."""
+    num = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return f"<td{' class=num' if num else ''}>{_fmt(value, key, depth)}</td>"
+
+
+def _records(items: list[tuple[str | None, dict]], key: str, depth: int) -> str:
+    """Nested results as a table with one row per item: the keys most items share are columns, the rest of an
+    item's values go in a last column ('c fitted = 2.003; ...')."""
+    counts: dict[str, int] = {}
+    for _, item in items:
+        for k in item:
+            counts[k] = counts.get(k, 0) + 1
+    nested = {k for _, item in items for k, v in item.items() if not _flat(v)}
+    cols = [k for k, c in counts.items() if 2 * c >= len(items) and k not in nested
+            and not all(item.get(k) == name for name, item in items)]  # a copy of the row's name
+    named = any(name is not None for name, _ in items)
+    head = ("<th></th>" if named else "") + "".join(f"<th>{html.escape(human(c))}</th>" for c in cols)
+    extra = any(k not in cols for _, item in items for k in item)
+    head += "<th>other figures</th>" if extra else ""
+    rows = []
+    for name, item in items:
+        cells = f"<th>{html.escape(str(name))}</th>" if named else ""
+        cells += "".join(_td(item.get(c), f"{key}.{c}", depth + 1) for c in cols)
+        if extra:
+            rest = [(k, v) for k, v in item.items() if k not in cols and v != name]
+            cells += "<td>" + "; ".join(f"{html.escape(human(k))} = {_fmt(v, f'{key}.{k}', depth + 1)}"
+                                        for k, v in rest) + "</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return f"<table class='inner'><tr>{head}</tr>{''.join(rows)}</table>"
+
+
 def _fmt(value: Any, key: str = "", depth: int = 0) -> str:
-    """A value of a summary or table cell: numbers formatted, nested values as small tables, long lists counted."""
+    """A value of a summary or table cell: numbers formatted, nested values as small tables (one row per item),
+    long lists counted. Never a Python mapping's ``{'a': 1}`` text."""
     if value is None:
         return "<span class='meta'>-</span>"
     if isinstance(value, bool):
@@ -69,16 +117,22 @@ def _fmt(value: Any, key: str = "", depth: int = 0) -> str:
             return "<span class='meta'>-</span>"
         if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value) and len(value) <= 12:
             return ", ".join(fmt_number(v, key) for v in value)
+        if all(_scalar(v) for v in value) and len(value) <= 24:
+            return ", ".join(_fmt(v, key, depth + 1) for v in value)
+        if depth < 2 and len(value) <= 60 and all(isinstance(v, dict) for v in value):
+            return _records([(None, v) for v in value], key, depth)
         if len(value) <= 6 and depth < 2:
             return "; ".join(_fmt(v, key, depth + 1) for v in value)
         return f"<i>{len(value)} items (see summary.json)</i>"
     if isinstance(value, dict):
-        if value and len(value) <= 12 and all(v is None or isinstance(v, (int, float, str)) for v in value.values()):
-            return ", ".join(f"{html.escape(str(k))}: {_fmt(v, f'{key}.{k}', depth + 1)}" for k, v in value.items())
-        if depth >= 2 or len(value) > 24:
+        if not value:
+            return "<span class='meta'>-</span>"
+        if depth >= 2 or len(value) > 60:
             return f"<i>{len(value)} entries (see summary.json)</i>"
-        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td class='num'>{_fmt(v, f'{key}.{k}', depth + 1)}</td>"
-                       "</tr>" for k, v in value.items())
+        if len(value) > 1 and all(isinstance(v, dict) and v for v in value.values()):
+            return _records(list(value.items()), key, depth)
+        rows = "".join(f"<tr><th>{html.escape(human(k))}</th>{_td(v, f'{key}.{k}', depth + 1)}</tr>"
+                       for k, v in value.items())
         return f"<table class='inner'>{rows}</table>"
     return html.escape(str(value))
 
@@ -93,6 +147,14 @@ def duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60} s"
     return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def summary_table(summary: dict, labels: dict[str, str]) -> str:
+    """The summary as a table whose rows are labelled in words with their units (``labels``: the experiment's
+    ``SUMMARY_KEYS`` labels, stored in the run's labels.json); the key itself is the row's tooltip."""
+    body = "".join(f"<tr><th title='{html.escape(str(k))}'>{html.escape(labels.get(k) or human(k))}</th>"
+                   f"{_td(v, str(k), 0)}</tr>" for k, v in summary.items())
+    return f"<table class='summary'>{body}</table>"
 
 
 def _kv_table(d: dict) -> str:
@@ -149,6 +211,7 @@ def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | No
     env = read_json(run_dir / "env.json", {}, kind=dict) if env is None else env
     summary = read_json(run_dir / "summary.json", {}, kind=dict)
     sections = read_sections(run_dir)
+    labels = read_json(run_dir / LABELS_FILE, {}, kind=dict)
     try:
         config_text = (run_dir / "config.yaml").read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -166,11 +229,35 @@ def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | No
     return f"""<section class="run"{ident}>
 <h1>{html.escape(heading or experiment)}</h1>
 <p class="meta">{meta}</p>
-<h2>Summary</h2>{_kv_table(summary) if summary else "<p class='bad'>no summary: the run did not finish</p>"}
+<h2>Summary</h2>{summary_table(summary, labels) if summary else "<p class='bad'>no summary: the run did not finish</p>"}
 <h2>Results</h2>{_sections_html(run_dir, sections)}
 <details><summary>Config</summary><pre>{html.escape(config_text)}</pre></details>
 <details><summary>Environment</summary>{_kv_table({k: v for k, v in env.items() if k not in ("argv",)})}</details>
 </section>"""
+
+
+def render_card(run_dir: str | Path) -> str:
+    """A run as a notebook shows it: the experiment, its status and wall time, the labelled summary and the
+    figures inline; the same pieces as report.html, under its style (scoped to the card)."""
+    run_dir = Path(run_dir)
+    env = read_json(run_dir / "env.json", {}, kind=dict)
+    summary = read_json(run_dir / "summary.json", {}, kind=dict)
+    labels = read_json(run_dir / LABELS_FILE, {}, kind=dict)
+    figures = [s for s in read_sections(run_dir) if s["kind"] == "figure"]
+    status = str(env.get("status", "unknown"))
+    tone = {"finished": "pass", "failed": "bad"}.get(status, "meta")
+    error = f" &middot; <span class='bad'>{html.escape(str(env['error']))}</span>" if env.get("error") else ""
+    css = re.sub(r"(^|})\s*([^@{}][^{}]*){", lambda m: m.group(1) + ",".join(
+        ".dllab-run" if sel.strip() == "body" else f".dllab-run {sel.strip()}" for sel in m.group(2).split(","))
+        + "{", _CSS.split("@media")[0])
+    body = summary_table(summary, labels) if summary else "<p class='meta'>no summary yet</p>"
+    figs = "".join(f"<figure>{_image(run_dir, s['file'])}<figcaption>{html.escape(s.get('caption', ''))}"
+                   "</figcaption></figure>" for s in figures)
+    return (f"<div class='dllab-run'><style>{css}</style>"
+            f"<h3>{html.escape(str(env.get('experiment', run_dir.parent.name)))}</h3>"
+            f"<p class='meta'><span class='{tone}'>{html.escape(status)}</span> &middot; wall time "
+            f"{duration(env.get('wall_time_s'))} &middot; seed {env.get('seed')} &middot; "
+            f"<code>{html.escape(str(run_dir))}</code>{error}</p>{body}{figs}</div>")
 
 
 def _page(title: str, body: str) -> str:

@@ -5,6 +5,7 @@ A run directory holds::
     config.yaml      the fully resolved config
     metrics.jsonl    one JSON object per logged step or epoch (append-only)
     summary.json     the final figures (keys documented per experiment)
+    labels.json      summary key -> the label the report shows (words and unit; the experiment's SUMMARY_KEYS)
     env.json         versions, git commit, seed, CPU and its extensions, threads, wall time, status
     sections.json    the report's text, tables and figure captions, in order
     figures/*.png    the plots
@@ -29,6 +30,7 @@ from dllab.errors import DamagedFileError, DllabError
 from dllab.fileio import DAMAGED_HINT, read_json, read_jsonl
 
 LOCK_NAME = ".lock"
+LABELS_FILE = "labels.json"
 
 
 def new_run_dir(root: str | Path, experiment: str, config_yaml: str) -> Path:

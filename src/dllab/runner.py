@@ -25,7 +25,8 @@ def resolve_config(name: str, preset: str = "cpu", config_file: str | None = Non
 def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = None,
                    overrides: list[str] | None = None, seed: int | None = None, out: str | Path | None = None,
                    runs_root: str | Path = "runs", resume: bool = False, wandb: bool = False,
-                   progress: bool | None = None, executor: Executor | None = None) -> Path:
+                   mlflow: str | bool | None = None, progress: bool | None = None,
+                   executor: Executor | None = None) -> Path:
     """Run experiment ``name`` and return its run directory. Raises DllabError on bad input or failure.
 
     The run holds an exclusive lock on its directory from start to end, so a second process writing the same
@@ -60,8 +61,8 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
 
     try:
         try:
-            recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, progress=progress,
-                                executor=executor)
+            recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, mlflow=mlflow,
+                                progress=progress, executor=executor)
         except (DllabError, OSError) as exc:
             if created:
                 discard()
@@ -92,7 +93,8 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
         if missing:
             raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
         try:
-            recorder.finish(summary, report=lambda env: build_report(run_dir, env=env))
+            recorder.finish(summary, report=lambda env: build_report(run_dir, env=env),
+                            labels=experiments.summary_labels(module))
         except OSError as exc:
             error = os_error(exc, then)
             _try(lambda: recorder.fail(f"the summary or report could not be written: {error}"))

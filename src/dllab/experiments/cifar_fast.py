@@ -113,14 +113,32 @@ PRESETS = {
     "full": {"seeds": 5, "ablation": True},
 }
 
-SUMMARY_KEYS = {
-    "mean_accuracy": "mean over seeds of the final (TTA) accuracy on the evaluation images",
-    "std_accuracy": "standard deviation over seeds", "accuracies": "per seed", "times_s": "per seed, wall time "
-    "after the data is loaded (set-up, whitening, training, evaluation, TTA)", "mean_time_s": "their mean",
-    "recipe": "recipe name", "target": "accuracy target", "split": "what was trained on and measured",
-    "bf16": "whether bf16 autocast was chosen (measured at start-up)", "step_times": "measured s per step, fp32/bf16",
-    "config": "the recipe's numbers as run", "train_indices_sha256": "hash of the training indices used",
-    "ablation": "ablation=true: one row per trick removed from the 85% recipe (accuracy, change, time, ratio)",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "mean_accuracy": ("mean accuracy over seeds (TTA)",
+                      "mean over seeds of the final (TTA) accuracy on the evaluation images"),
+    "std_accuracy": ("standard deviation of the accuracy over seeds",
+                     "standard deviation over seeds"),
+    "accuracies": ("accuracy per seed",
+                   "per seed"),
+    "times_s": ("time per run after loading, per seed (s)",
+                "per seed, wall time after the data is loaded (set-up, whitening, training, evaluation, TTA)"),
+    "mean_time_s": ("mean time per run after loading (s)",
+                    "their mean"),
+    "recipe": ("recipe",
+               "recipe name"),
+    "target": ("target accuracy (%)",
+               "accuracy target"),
+    "split": ("data split",
+              "what was trained on and measured"),
+    "bf16": ("bf16 autocast chosen",
+             "whether bf16 autocast was chosen (measured at start-up)"),
+    "step_times": ("time per training step, fp32 and bf16 (s)",
+                   "measured s per step, fp32/bf16"),
+    "config": ("the recipe's numbers as run", ""),
+    "train_indices_sha256": ("SHA-256 of the training indices",
+                             "hash of the training indices used"),
+    "ablation": ("ablation: one row per trick removed",
+                 "ablation=true: one row per trick removed from the 85% recipe (accuracy, change, time, ratio)"),
 }
 
 
@@ -135,6 +153,13 @@ def ablation_rows(runs: dict[str, list[dict]]) -> list[dict]:
                      "change (points)": round(100 * (acc - acc0), 2), "time (s)": round(t, 1),
                      "time / recipe's": round(t / t0, 2), "seeds": len(rs)})
     return rows
+
+
+def _step_times(times: dict[str, float]) -> str:
+    """The start-up timing behind the precision choice, in words."""
+    if not times:
+        return "fixed by the config"
+    return "measured " + ", ".join(f"{1000 * t:.0f} ms per step in {p}" for p, t in times.items())
 
 
 def _mean(runs: list[dict], key: str) -> float:
@@ -197,8 +222,8 @@ def run(cfg: Config, rec) -> dict:
     where = f"{len(x_ev)} test images" if cfg.split == "test" else f"{len(x_ev)} held-out training images"
     rec.text("Setting", f"{ds.describe()}. Recipe {cfg.recipe} for {cfg.target}%: trained on {len(train_idx)} "
                         f"training images, measured on {where}. {describe_cpu()}, {rec.threads} threads; "
-                        f"bf16 autocast {'on' if results[0]['bf16'] else 'off'} (measured s/step: "
-                        f"{results[0]['step_times'] or 'fixed by config'}).")
+                        f"bf16 autocast {'on' if results[0]['bf16'] else 'off'} "
+                        f"({_step_times(results[0]['step_times'])}).")
     hist = {f"seed {cfg.seed + i}": r["history"] for i, r in enumerate(results)}
     if all("eval_acc" in h for r in results for h in r["history"]):
         fig, ax = plotting.subplots(width=6, height=3.8)

@@ -123,22 +123,35 @@ PRESETS = {
     "full": {"n_train": 45000},
 }
 
-SUMMARY_KEYS = {
-    "model": "{rows: [{width, convs, parameters, val_accuracy, test_accuracy, time_s}], points_per_doubling, "
-             "time_exponent}: accuracy and time against parameters",
-    "batch_lr": "{best_lr: {batch: lr (interpolated)}, scaling_exponent (best lr ~ batch^k), breaks_at: {batch: "
-                "smallest lr that diverged or failed, null if none}}",
-    "schedules": "{val_accuracy: {schedule: mean validation accuracy}, best}",
-    "data": "{test_error: {n: mean test error}, slope (test error ~ n^slope), r2}",
-    "optimizers": "{optimizer: {lr (tuned on validation), val_accuracy, test_accuracy}}",
-    "batch_norm": "{predictions: [{claim, verdict (supported / refuted / inconclusive), evidence}], diverged, "
-                  "failed}: cells of the question that diverged or failed to train",
-    "findings": "question -> the written finding (computed from the numbers); model_timing: the model's wall times",
-    "cells": "distinct training configurations run (each over `seeds` seeds)", "runs": "training runs (cells x seeds)",
-    "bf16": "whether bf16 autocast was used (precision=auto: timed at start-up)",
-    "step_times": "seconds per training step timed at start-up, fp32 and bf16 (empty unless precision=auto)",
-    "n_train": "training images of a cell at the default size", "n_val": "validation images",
-    "n_test": "test images",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "model": ("model size: accuracy and time against parameters",
+              "{rows: [{width, convs, parameters, val_accuracy, test_accuracy, time_s}], points_per_doubling, "
+               "time_exponent}: accuracy and time against parameters"),
+    "batch_lr": ("batch x learning rate: best lr, scaling exponent, break points",
+                 "{best_lr: {batch: lr (interpolated)}, scaling_exponent (best lr ~ batch^k), breaks_at: {batch: "
+                  "smallest lr that diverged or failed, null if none}}"),
+    "schedules": ("schedules: mean validation accuracy",
+                  "{val_accuracy: {schedule: mean validation accuracy}, best}"),
+    "data": ("training images: test error, power-law slope",
+             "{test_error: {n: mean test error}, slope (test error ~ n^slope), r2}"),
+    "optimizers": ("optimisers: tuned lr, validation and test accuracy",
+                   "{optimizer: {lr (tuned on validation), val_accuracy, test_accuracy}}"),
+    "batch_norm": ("batch norm removed: predictions and verdicts",
+                   "{predictions: [{claim, verdict (supported / refuted / inconclusive), evidence}], diverged, "
+                    "failed}: cells of the question that diverged or failed to train"),
+    "findings": ("findings per question",
+                 "question -> the written finding (computed from the numbers); model_timing: the model's wall times"),
+    "cells": ("distinct training configurations",
+              "distinct training configurations run (each over `seeds` seeds)"),
+    "runs": ("training runs (cells x seeds)", ""),
+    "bf16": ("bf16 autocast used",
+             "whether bf16 autocast was used (precision=auto: timed at start-up)"),
+    "step_times": ("time per training step, fp32 and bf16 (s)",
+                   "seconds per training step timed at start-up, fp32 and bf16 (empty unless precision=auto)"),
+    "n_train": ("training images per cell",
+                "training images of a cell at the default size"),
+    "n_val": ("validation images", ""),
+    "n_test": ("test images", ""),
 }
 
 

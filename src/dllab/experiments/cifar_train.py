@@ -24,14 +24,23 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "final_test_accuracy": "test accuracy after the last epoch",
-    "best_test_accuracy": "best test accuracy over the epochs", "best_epoch": "its epoch",
-    "final_train_accuracy": "training accuracy (running average) in the last epoch",
-    "train_time_s": "training wall time (evaluation included)", "epochs": "epochs trained",
-    "time_to_target_s": "seconds until the test accuracy first reached target_accuracy (null if never)",
-    "per_class_accuracy": "class -> final test accuracy", "n_train": "training images used",
-    "parameters": "model parameters",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "final_test_accuracy": ("test accuracy after the last epoch", ""),
+    "best_test_accuracy": ("best test accuracy over the epochs", ""),
+    "best_epoch": ("epoch of the best test accuracy",
+                   "its epoch"),
+    "final_train_accuracy": ("training accuracy in the last epoch",
+                             "training accuracy (running average) in the last epoch"),
+    "train_time_s": ("training wall time (s)",
+                     "training wall time (evaluation included)"),
+    "epochs": ("epochs trained", ""),
+    "time_to_target_s": ("time to the target accuracy (s)",
+                         "seconds until the test accuracy first reached target_accuracy (null if never)"),
+    "per_class_accuracy": ("test accuracy per class (last epoch)",
+                           "class -> final test accuracy"),
+    "n_train": ("training images",
+                "training images used"),
+    "parameters": ("model parameters", ""),
 }
 
 

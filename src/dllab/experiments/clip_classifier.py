@@ -27,12 +27,22 @@ class Config(SearchConfig):
 
 PRESETS = {"smoke": {**SMOKE_LIT, "train": {"epochs": 25}}, "cpu": {}, "full": {"train": {"epochs": 40}}}
 
-SUMMARY_KEYS = {
-    "labels": "the drawn labels (names), in class order; class n_labels is 'other'",
-    "per_label_accuracy": "class name -> validation accuracy (recall) after the last epoch",
-    "balanced_accuracy": "mean of the per-class validation accuracies", "accuracy": "plain validation accuracy",
-    "class_weights": "cross-entropy weights per class", "n_train": "training images", "n_val": "validation images",
-    "epochs": "epochs trained", "dataset_partial": "partial copy",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "labels": ("drawn labels, in class order",
+               "the drawn labels (names), in class order; class n_labels is 'other'"),
+    "per_label_accuracy": ("validation accuracy (recall) per class",
+                           "class name -> validation accuracy (recall) after the last epoch"),
+    "balanced_accuracy": ("balanced validation accuracy",
+                          "mean of the per-class validation accuracies"),
+    "accuracy": ("validation accuracy",
+                 "plain validation accuracy"),
+    "class_weights": ("cross-entropy weight per class",
+                      "cross-entropy weights per class"),
+    "n_train": ("training images", ""),
+    "n_val": ("validation images", ""),
+    "epochs": ("epochs trained", ""),
+    "dataset_partial": ("partial dataset copy",
+                        "partial copy"),
 }
 
 

@@ -26,13 +26,29 @@ class Config(SearchConfig):
 
 PRESETS = {"smoke": {**SMOKE_LIT, "n_worst": 3, "mlp": {"steps": 20}}, "cpu": {}, "full": {}}
 
-SUMMARY_KEYS = {
-    "labels": "the n_worst labels, worst first", "before": "label -> top-k accuracy of the text query",
-    "mlp": "label -> accuracy with the MLP-mapped query", "mean_embedding": "label -> accuracy with the mean "
-    "training-image embedding", "blend": "label -> accuracy with the blend of mean and text",
-    "before_mean": "mean over the labels, before", "mlp_mean": "mean, MLP route",
-    "mean_embedding_mean": "mean, training-free route", "blend_mean": "mean, blended route",
-    "all_labels_before": "mean accuracy over all labels before", "dataset_partial": "partial copy",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "labels": ("worst labels, worst first",
+               "the n_worst labels, worst first"),
+    "before": ("top-k accuracy per label, text query",
+               "label -> top-k accuracy of the text query"),
+    "mlp": ("top-k accuracy per label, MLP-mapped query",
+            "label -> accuracy with the MLP-mapped query"),
+    "mean_embedding": ("top-k accuracy per label, mean embedding",
+                       "label -> accuracy with the mean training-image embedding"),
+    "blend": ("top-k accuracy per label, blend",
+              "label -> accuracy with the blend of mean and text"),
+    "before_mean": ("mean top-k accuracy, text query",
+                    "mean over the labels, before"),
+    "mlp_mean": ("mean top-k accuracy, MLP route",
+                 "mean, MLP route"),
+    "mean_embedding_mean": ("mean top-k accuracy, mean embedding",
+                            "mean, training-free route"),
+    "blend_mean": ("mean top-k accuracy, blend",
+                   "mean, blended route"),
+    "all_labels_before": ("mean top-k accuracy over all labels, text query",
+                          "mean accuracy over all labels before"),
+    "dataset_partial": ("partial dataset copy",
+                        "partial copy"),
 }
 
 

@@ -30,14 +30,27 @@ class Config(SearchConfig):
 
 PRESETS = {"smoke": {**SMOKE_LIT, "queries": ["a car", "a red car"], "gallery": 8}, "cpu": {}, "full": {}}
 
-SUMMARY_KEYS = {
-    "mean_accuracy": "mean over the 200 labels of (# of the top-k results with the query's label) / k",
-    "per_label": "label name -> top-k accuracy (query: the label's first WordNet name)",
-    "variant_mean_accuracy": "the same with variant_template", "unnormalised_mean_accuracy":
-    "the same on raw (not unit-length) embeddings", "best_labels": "the 5 best labels", "worst_labels":
-    "the 10 worst labels", "chance": "k / gallery size per label (50 / 10,000 = 0.005)", "encoder": "encoder name",
-    "n_indexed": "validation images in the index", "queries": "example query -> result labels",
-    "dataset_partial": "partial copy",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "mean_accuracy": ("mean top-k accuracy over the labels",
+                      "mean over the 200 labels of (# of the top-k results with the query's label) / k"),
+    "per_label": ("top-k accuracy per label",
+                  "label name -> top-k accuracy (query: the label's first WordNet name)"),
+    "variant_mean_accuracy": ("mean top-k accuracy, variant template",
+                              "the same with variant_template"),
+    "unnormalised_mean_accuracy": ("mean top-k accuracy, raw embeddings",
+                                   "the same on raw (not unit-length) embeddings"),
+    "best_labels": ("the 5 best labels", ""),
+    "worst_labels": ("the 10 worst labels", ""),
+    "chance": ("chance level",
+               "k / gallery size per label (50 / 10,000 = 0.005)"),
+    "encoder": ("encoder",
+                "encoder name"),
+    "n_indexed": ("validation images indexed",
+                  "validation images in the index"),
+    "queries": ("example queries and result labels",
+                "example query -> result labels"),
+    "dataset_partial": ("partial dataset copy",
+                        "partial copy"),
 }
 
 

@@ -27,12 +27,20 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "acc": "test accuracy of the normally trained model",
-    "acc_flipped": "its accuracy on vertically flipped test images",
-    "per_class_drop": "class -> accuracy drop (points of %) under the flip",
-    "robust_acc": "test accuracy of the flip-augmented model (epoch chosen by the max of the two validation errors)",
-    "robust_acc_flipped": "its accuracy on the flipped test images", "robust_epoch": "the chosen epoch",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "acc": ("test accuracy, normally trained model",
+            "test accuracy of the normally trained model"),
+    "acc_flipped": ("flipped-test accuracy, normally trained model",
+                    "its accuracy on vertically flipped test images"),
+    "per_class_drop": ("accuracy drop under the flip per class (points)",
+                       "class -> accuracy drop (points of %) under the flip"),
+    "robust_acc": ("test accuracy, flip-augmented model",
+                   "test accuracy of the flip-augmented model (epoch chosen by the max of the two validation "
+                    "errors)"),
+    "robust_acc_flipped": ("flipped-test accuracy, flip-augmented model",
+                           "its accuracy on the flipped test images"),
+    "robust_epoch": ("epoch chosen, flip-augmented model",
+                     "the chosen epoch"),
 }
 
 

@@ -34,16 +34,24 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "best_b": "flood level with the lowest best-epoch validation error (0.0 is the baseline)",
-    "baseline": "b=0: {final_train_error, final_val_error, best_val_error (%), test_accuracy, final_val_loss, "
-                "first_zero_train_error_epoch}",
-    "flooded": "the same for the best b above 0 (the comparison run; equals best_b unless that is 0)",
-    "flooded_b": "that flood level",
-    "test_accuracy_change": "test accuracy of the flooded run minus the baseline's (final epoch)",
-    "val_error_by_b": "b -> best validation error (%) over the epochs",
-    "cnn": "{b: {final_val_error, test_accuracy}} for the CNN at b=0 and the best b (empty if cnn_epochs=0)",
-    "split": "{seed, n_train, n_val, val_indices_sha256}: the recorded train/validation split",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "best_b": ("flood level b with the lowest validation error",
+               "flood level with the lowest best-epoch validation error (0.0 is the baseline)"),
+    "baseline": ("baseline (b = 0): errors (%), test accuracy, loss",
+                 "b=0: {final_train_error, final_val_error, best_val_error (%), test_accuracy, final_val_loss, "
+                  "first_zero_train_error_epoch}"),
+    "flooded": ("best flooded run (b > 0): errors (%), test accuracy, loss",
+                "the same for the best b above 0 (the comparison run; equals best_b unless that is 0)"),
+    "flooded_b": ("flood level b of the flooded run",
+                  "that flood level"),
+    "test_accuracy_change": ("test accuracy change, flooded minus baseline",
+                             "test accuracy of the flooded run minus the baseline's (final epoch)"),
+    "val_error_by_b": ("best validation error (%) per flood level b",
+                       "b -> best validation error (%) over the epochs"),
+    "cnn": ("CNN at b = 0 and the best b: validation error (%), test accuracy",
+            "{b: {final_val_error, test_accuracy}} for the CNN at b=0 and the best b (empty if cnn_epochs=0)"),
+    "split": ("train / validation split",
+              "{seed, n_train, n_val, val_indices_sha256}: the recorded train/validation split"),
 }
 
 

@@ -27,14 +27,20 @@ PRESETS = {
     "full": {"train": {"epochs": 30, "schedule": "cosine"}},
 }
 
-SUMMARY_KEYS = {
-    "test_accuracy": "accuracy on the 10,000 test images after the last epoch",
-    "test_loss": "mean cross-entropy on the test set",
-    "train_accuracy": "accuracy on the training images after the last epoch (eval mode)",
-    "per_class_accuracy": "class name -> test accuracy",
-    "epochs": "epochs trained",
-    "n_train": "training images used",
-    "dataset_partial": "true if only part of the dataset was found",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "test_accuracy": ("test accuracy (10,000 images, last epoch)",
+                      "accuracy on the 10,000 test images after the last epoch"),
+    "test_loss": ("test loss (mean cross-entropy)",
+                  "mean cross-entropy on the test set"),
+    "train_accuracy": ("training accuracy (eval mode, last epoch)",
+                       "accuracy on the training images after the last epoch (eval mode)"),
+    "per_class_accuracy": ("test accuracy per class",
+                           "class name -> test accuracy"),
+    "epochs": ("epochs trained", ""),
+    "n_train": ("training images",
+                "training images used"),
+    "dataset_partial": ("only part of the dataset found",
+                        "true if only part of the dataset was found"),
 }
 
 

@@ -48,13 +48,19 @@ PRESETS = {
     "full": {"epochs": 1000, "seeds": 5, "noise": 10},
 }
 
-SUMMARY_KEYS = {
-    "best": "data set -> {config, val_loss, test_loss (mean over seeds, on freshly drawn points), test_loss_std}",
-    "n_datasets": "data sets searched (Q1.1)",
-    "knobs": "knob -> value -> {final_test_loss, final_test_loss_std, convergence_epoch} (Q1.2, spiral)",
-    "weights": "{none, L1}: {median_abs_weight, share_below_0.01, test_loss} after training (Q1.3)",
-    "pruning": "fraction pruned -> test loss of the pruned network (Q1.3)",
-    "smaller": "hidden layer width -> test loss of a smaller network trained from scratch (Q1.3)",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "best": ("best configuration per data set",
+             "data set -> {config, val_loss, test_loss (mean over seeds, on freshly drawn points), test_loss_std}"),
+    "n_datasets": ("data sets searched",
+                   "data sets searched (Q1.1)"),
+    "knobs": ("final test loss and convergence epoch per knob value",
+              "knob -> value -> {final_test_loss, final_test_loss_std, convergence_epoch} (Q1.2, spiral)"),
+    "weights": ("weights without and with L1",
+                "{none, L1}: {median_abs_weight, share_below_0.01, test_loss} after training (Q1.3)"),
+    "pruning": ("test loss of the pruned network per fraction pruned",
+                "fraction pruned -> test loss of the pruned network (Q1.3)"),
+    "smaller": ("test loss of a smaller network per width",
+                "hidden layer width -> test loss of a smaller network trained from scratch (Q1.3)"),
 }
 
 

@@ -35,12 +35,16 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "table": "width -> p -> {final_train_error (eval mode, on the labels trained on), final_test_error (%), epochs, "
-             "interpolated}",
-    "wide_interpolated": "p -> whether the widest model reached train error below the threshold",
-    "narrow_interpolated": "p -> the same for the narrowest model",
-    "label_noise": "p -> {changed_fraction, redrawn, seed}: what the noise actually did",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "table": ("errors (%) per width and label-noise level p",
+              "width -> p -> {final_train_error (eval mode, on the labels trained on), final_test_error (%), "
+               "epochs, interpolated}"),
+    "wide_interpolated": ("widest model interpolated, per p",
+                          "p -> whether the widest model reached train error below the threshold"),
+    "narrow_interpolated": ("narrowest model interpolated, per p",
+                            "p -> the same for the narrowest model"),
+    "label_noise": ("what the label noise did, per p",
+                    "p -> {changed_fraction, redrawn, seed}: what the noise actually did"),
 }
 
 

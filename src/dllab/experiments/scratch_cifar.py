@@ -32,12 +32,17 @@ class Config(ExperimentConfig):
 
 PRESETS = {"smoke": {"n_train": 2000, "val_size": 500, "train": {"epochs": 2}, "hidden": [64]}, "cpu": {}, "full": {}}
 
-SUMMARY_KEYS = {
-    "test_accuracy": "{plain, augmented}: test accuracy of each run's best-on-validation weights",
-    "best_val_accuracy": "{plain, augmented}: best validation accuracy",
-    "final_train_accuracy": "{plain, augmented}: training accuracy in the last epoch",
-    "generalization_gap": "{plain, augmented}: final train accuracy minus final validation accuracy",
-    "n_train": "training images (validation excluded)",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "test_accuracy": ("test accuracy, plain and augmented",
+                      "{plain, augmented}: test accuracy of each run's best-on-validation weights"),
+    "best_val_accuracy": ("best validation accuracy, plain and augmented",
+                          "{plain, augmented}: best validation accuracy"),
+    "final_train_accuracy": ("training accuracy in the last epoch, plain and augmented",
+                             "{plain, augmented}: training accuracy in the last epoch"),
+    "generalization_gap": ("generalization gap (train minus validation accuracy)",
+                           "{plain, augmented}: final train accuracy minus final validation accuracy"),
+    "n_train": ("training images",
+                "training images (validation excluded)"),
 }
 
 

@@ -46,19 +46,30 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "test_accuracy": "test accuracy of the configured model at its best-on-validation epoch",
-    "best_val_accuracy": "best validation accuracy over the epochs",
-    "best_epoch": "the epoch (1-based) with the best validation accuracy",
-    "final_train_loss": "training objective J (cross-entropy + L2 term) in the last epoch",
-    "lr_sweep": "learning rate -> {best_val_accuracy, final_train_loss} (study 'lr')",
-    "reg_sweep": "L2 coefficient -> {best_val_accuracy, final_train_loss} (study 'reg')",
-    "tuned": "{changes, best_val_accuracy, test_accuracy, gain_over_default} (study 'tuned')",
-    "per_class_val_accuracy": "validation accuracy per digit at the best epoch",
-    "dead_classes": "digits never predicted correctly on validation (0% accuracy): the ReLU-on-logits failure",
-    "seeds": "variant -> {replicate i: {best_val_accuracy, test_accuracy, dead_classes}} (study 'seeds'; replicate "
-             "i's seed is derived from the run seed and i)",
-    "n_train": "training images (the first 80% of those used; the rest is validation)",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "test_accuracy": ("test accuracy at the best validation epoch",
+                      "test accuracy of the configured model at its best-on-validation epoch"),
+    "best_val_accuracy": ("best validation accuracy",
+                          "best validation accuracy over the epochs"),
+    "best_epoch": ("best validation epoch",
+                   "the epoch (1-based) with the best validation accuracy"),
+    "final_train_loss": ("training objective J in the last epoch",
+                         "training objective J (cross-entropy + L2 term) in the last epoch"),
+    "lr_sweep": ("learning-rate sweep: validation accuracy and final loss per lr",
+                 "learning rate -> {best_val_accuracy, final_train_loss} (study 'lr')"),
+    "reg_sweep": ("L2 sweep: validation accuracy and final loss per coefficient",
+                  "L2 coefficient -> {best_val_accuracy, final_train_loss} (study 'reg')"),
+    "tuned": ("tuned model: changes, validation and test accuracy, gain",
+              "{changes, best_val_accuracy, test_accuracy, gain_over_default} (study 'tuned')"),
+    "per_class_val_accuracy": ("validation accuracy per digit (best epoch)",
+                               "validation accuracy per digit at the best epoch"),
+    "dead_classes": ("digits never predicted correctly",
+                     "digits never predicted correctly on validation (0% accuracy): the ReLU-on-logits failure"),
+    "seeds": ("replicates per variant",
+              "variant -> {replicate i: {best_val_accuracy, test_accuracy, dead_classes}} (study 'seeds'; "
+               "replicate i's seed is derived from the run seed and i)"),
+    "n_train": ("training images",
+                "training images (the first 80% of those used; the rest is validation)"),
 }
 
 

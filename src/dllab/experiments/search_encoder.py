@@ -33,15 +33,28 @@ PRESETS = {
     "full": {},
 }
 
-SUMMARY_KEYS = {
-    "holdout_top5": "per-label top-5 accuracy of the class captions among held-out training images (last epoch)",
-    "resolution": "image tower input size used", "dim": "embedding dimension",
-    "precision": "image tower arithmetic used (fp32 or bf16)", "precision_timing": "seconds per batch of 32 in "
-    "fp32 and bf16 behind an auto choice (empty when the features came from the cache or precision was set)",
-    "temperature": "learned softmax temperature", "n_train_images": "training images used (fit + held out)",
-    "n_captions": "captions (WordNet names x templates)",
-    "resolution_study": "size -> {ncm_accuracy, images_per_s, precision}",
-    "heads_file": "the trained heads (lit_heads.pt in the run directory)", "dataset_partial": "true for a partial copy",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "holdout_top5": ("held-out top-5 accuracy of the class captions",
+                     "per-label top-5 accuracy of the class captions among held-out training images (last epoch)"),
+    "resolution": ("image input size (pixels)",
+                   "image tower input size used"),
+    "dim": ("embedding dimension", ""),
+    "precision": ("image tower arithmetic",
+                  "image tower arithmetic used (fp32 or bf16)"),
+    "precision_timing": ("time per batch of 32 (s)",
+                         "seconds per batch of 32 in fp32 and bf16 behind an auto choice (empty when the "
+                          "features came from the cache or precision was set)"),
+    "temperature": ("learned softmax temperature", ""),
+    "n_train_images": ("training images",
+                       "training images used (fit + held out)"),
+    "n_captions": ("captions",
+                   "captions (WordNet names x templates)"),
+    "resolution_study": ("input size study",
+                         "size -> {ncm_accuracy, images_per_s, precision}"),
+    "heads_file": ("trained heads file",
+                   "the trained heads (lit_heads.pt in the run directory)"),
+    "dataset_partial": ("partial dataset copy",
+                        "true for a partial copy"),
 }
 
 

@@ -25,9 +25,13 @@ class Config(ExperimentConfig):
 
 PRESETS = {"smoke": {"sizes": "smoke"}, "cpu": {}, "full": {}}
 
-SUMMARY_KEYS = {
-    "checks": "check name -> {name, homework, question, claim, passed, ...its key figures}",
-    "n_checks": "checks run", "n_passed": "checks passed", "all_passed": "true if every check passed",
+SUMMARY_KEYS = {  # key -> (label with its unit, as the report shows it; what the value holds)
+    "checks": ("checks: claim, verdict and key figures",
+               "check name -> {name, homework, question, claim, passed, ...its key figures}"),
+    "n_checks": ("checks run", ""),
+    "n_passed": ("checks passed", ""),
+    "all_passed": ("every check passed",
+                   "true if every check passed"),
 }
 
 

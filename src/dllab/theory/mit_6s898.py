@@ -82,7 +82,9 @@ def network_shapes(rng, k=5):
     by_hand = np.array([(W3 @ relu(W2 @ relu(W1 @ [xi] + b1) + b2) + b3)[0] for xi in x])
     passed = shapes == {"W1": [k, 1], "b1": [k], "W2": [1, k], "b2": [1]} and close(by_hand, evaluate(layers, x), 1e-12)
     return Result(passed, {"shapes": shapes, "k": k},
-                  f"torch's Linear(1,{k})/Linear({k},1) give {shapes}; the written 3-layer expression equals the "
+                  f"torch's Linear(1,{k})/Linear({k},1) give shapes "
+                  + ", ".join(f"{name} {'x'.join(map(str, dims))}" for name, dims in shapes.items())
+                  + "; the written 3-layer expression equals the "
                   "layer-by-layer evaluation.")
 
 
@@ -213,7 +215,8 @@ def width2_no_bias(rng, trials=5000):
                   f"Without biases every unit ReLU(w x) bends only at x = 0 and f(c x) = c f(x) for c > 0, so f is "
                   f"linear on each half-line: at most one kink, at 0 ((b) impossible), and f is convex or concave "
                   f"according to whether its right slope exceeds its left ((d) impossible). Over {trials} random "
-                  f"nets: kinks seen only at {sorted(kinks)}; shapes {shapes}.",
+                  f"nets: kinks seen only at {sorted(kinks)}; {shapes['convex']} convex, {shapes['concave']} concave, "
+                  f"{shapes['neither']} neither.",
                   [("width2_no_bias", fig, "The two cases that exist: linear (a) and convex (c).")])
 
 
