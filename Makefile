@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 DLLAB_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export DLLAB_DATA
 
-.PHONY: install demo suite test lint bench clean
+.PHONY: install demo suite test notebooks lint bench clean
 
 install: $(STAMP)
 
@@ -33,6 +33,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+## notebooks: execute the five homework notebooks at smoke (fresh kernels; executed copies in build/notebooks)
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/run.py --out build/notebooks
+
 ## lint: ruff (the rules are in pyproject.toml)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
@@ -41,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/data_loading.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs build .pytest_cache

@@ -1,4 +1,4 @@
-"""Progress bars for long loops (rich), shown on a terminal and silent elsewhere."""
+"""Progress bars for long loops (rich), shown on a terminal and in Jupyter, silent elsewhere."""
 
 from __future__ import annotations
 
@@ -45,8 +45,15 @@ class Progress:
 
 
 def default_enabled() -> bool:
-    """Bars are drawn when stderr is a terminal."""
-    return sys.stderr.isatty()
+    """Bars are drawn when stderr is a terminal, and in a Jupyter notebook (rich draws them in the cell)."""
+    return sys.stderr.isatty() or in_notebook()
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ZMQ shell)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 @contextmanager

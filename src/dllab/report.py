@@ -170,8 +170,7 @@ def _rows_table(rows: list[dict]) -> str:
     for row in rows:
         cols.extend(c for c in row if c not in cols)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td class='num'>{_fmt(r.get(c, ''), str(c))}</td>" for c in cols) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(_td(r.get(c, ""), str(c), 0) for c in cols) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
@@ -238,21 +237,22 @@ def render_run(run_dir: str | Path, *, anchor: str | None = None, link: str | No
 
 def render_card(run_dir: str | Path) -> str:
     """A run as a notebook shows it: the experiment, its status and wall time, the labelled summary and the
-    figures inline; the same pieces as report.html, under its style (scoped to the card)."""
+    report's sections (figures inline, readings, tables); the same pieces as report.html, under its style (scoped
+    to the card)."""
     run_dir = Path(run_dir)
     env = read_json(run_dir / "env.json", {}, kind=dict)
     summary = read_json(run_dir / "summary.json", {}, kind=dict)
     labels = read_json(run_dir / LABELS_FILE, {}, kind=dict)
-    figures = [s for s in read_sections(run_dir) if s["kind"] == "figure"]
     status = str(env.get("status", "unknown"))
     tone = {"finished": "pass", "failed": "bad"}.get(status, "meta")
     error = f" &middot; <span class='bad'>{html.escape(str(env['error']))}</span>" if env.get("error") else ""
     css = re.sub(r"(^|})\s*([^@{}][^{}]*){", lambda m: m.group(1) + ",".join(
         ".dllab-run" if sel.strip() == "body" else f".dllab-run {sel.strip()}" for sel in m.group(2).split(","))
         + "{", _CSS.split("@media")[0])
+    # a notebook's own style aligns every cell right; tables read as the report's do
+    css += ".dllab-run th,.dllab-run td{text-align:left!important}.dllab-run td.num{text-align:right!important}"
     body = summary_table(summary, labels) if summary else "<p class='meta'>no summary yet</p>"
-    figs = "".join(f"<figure>{_image(run_dir, s['file'])}<figcaption>{html.escape(s.get('caption', ''))}"
-                   "</figcaption></figure>" for s in figures)
+    figs = _sections_html(run_dir, read_sections(run_dir))
     return (f"<div class='dllab-run'><style>{css}</style>"
             f"<h3>{html.escape(str(env.get('experiment', run_dir.parent.name)))}</h3>"
             f"<p class='meta'><span class='{tone}'>{html.escape(status)}</span> &middot; wall time "

@@ -66,7 +66,8 @@ def run(cfg: Config, rec) -> dict:
     rec.figure(fig, "learning_curves", "Train: running average over the epoch's mini-batches (train mode); "
                                        "test: after the epoch (eval mode).")
     fig, ax = plotting.subplots(width=6)
-    ax.plot([h["time_s"] / 60 for h in hist], [100 * h["test_acc"] for h in hist], "o-")
+    plotting.draw_series(ax, [round(h["time_s"] / 60, 2) for h in hist], [100 * h["test_acc"] for h in hist],
+                         marker="o", color="C0")
     ax.set(title="Test accuracy against wall time", xlabel="minutes", ylabel="test accuracy (%)")
     rec.figure(fig, "accuracy_vs_time", f"Wall time on {device} with {rec.env.get('torch_threads')} threads.")
     per_class = dict(zip(ds.classes, final["per_class_acc"]))
