@@ -39,7 +39,7 @@ notebooks: $(STAMP)
 
 ## lint: ruff (the rules are in pyproject.toml)
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks notebooks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/data_loading.py
