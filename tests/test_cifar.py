@@ -53,7 +53,8 @@ def test_flip_robustness_evaluates_a_cifar_train_checkpoint(tmp_path, shared_dat
 
 
 def test_cnn_training_is_reproducible(tmp_path, shared_data):
-    """Same seed, same numbers, with the default speed options (channels_last convolutions)."""
+    """Same seed, same numbers, with the default speed options (channels_last convolutions); a re-run from the
+    run's config.yaml in another process is in test_resume.py."""
     def numbers(out):
         s = json.loads((out / "summary.json").read_text())
         return {k: v for k, v in s.items() if k not in ("train_time_s", "time_to_target_s")}

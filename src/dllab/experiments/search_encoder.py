@@ -107,7 +107,7 @@ def run(cfg: Config, rec) -> dict:
     image_tower = ImageTower.for_lit(cfg.lit)
     text_tower = TextTower()
     feats = image_tower.features(x, rec.show_progress)
-    caption_feats = text_tower.features(texts)
+    caption_feats = text_tower.features(texts, cache=True)
 
     def log(r):
         rec.log(run="lit", **r)

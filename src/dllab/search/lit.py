@@ -249,6 +249,7 @@ def default_heads(cfg: LitConfig, n_per_class: int | None = None, seed: int = 0,
     _, x, y, names = training_set(n_per_class)
     texts, caption_labels = captions(names, cfg.max_names)
     feats = ImageTower.for_lit(cfg).features(x, progress)
-    heads, _ = train_heads(feats, y, TextTower().features(texts), caption_labels, cfg, seed, progress=progress)
+    text = TextTower().features(texts, cache=True)
+    heads, _ = train_heads(feats, y, text, caption_labels, cfg, seed, progress=progress)
     heads.save(p)
     return heads

@@ -194,7 +194,9 @@ class TextTower:
         self.model = AutoModel.from_pretrained(path).to(self.device).eval()
         self.name = "all-minilm-l6-v2"
 
-    def features(self, texts: list[str]) -> np.ndarray:
+    def features(self, texts: list[str], cache: bool = False) -> np.ndarray:
+        """Unit-length embeddings of ``texts``; ``cache``: kept on disk like image features (for fixed caption sets
+        embedded by every run, never for users' queries)."""
         texts = list(texts)
 
         def run(a: int, b: int) -> torch.Tensor:
@@ -204,4 +206,10 @@ class TextTower:
             mask = tok["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
 
-        return batched(run, len(texts), 256, "text tower", progress=False)
+        def compute() -> np.ndarray:
+            return batched(run, len(texts), 256, "text tower", progress=False)
+
+        if not cache:
+            return compute()
+        return cached("minilm", f"{len(texts)}-{hashlib.sha256(chr(0).join(texts).encode()).hexdigest()[:16]}",
+                      compute)
