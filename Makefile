@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[test,browser,ray,slurm,mlflow,notebook]"
+	$(BIN)/python -m pip install --quiet -e ".[test,browser,ray,slurm,mlflow,notebook,s3]"
 	touch $(STAMP)
 
 ## suite: every experiment at the smoke preset, then the combined report (runs/suite-smoke/report.html and .pdf)

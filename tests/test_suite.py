@@ -196,15 +196,17 @@ def test_dry_run_prints_each_run_and_the_total(tmp_path, monkeypatch):
     monkeypatch.setenv("DLLAB_CACHE", str(tmp_path / "cache"))
     suite.record_time("theory", "cpu", 42.0)
     planned = suite.plan("cpu", only=["theory", "cifar-train"])
-    text = suite.dry_run_text(planned, "cpu", jobs=2)
+    text = suite.dry_run_text(planned, "cpu", jobs=2, nodes=[1], cores=2)
     stated = experiments.get("cifar-train").ESTIMATE_S["cpu"]
-    assert re.search(r"theory\s+42\.0 s\s+\(recorded\)", text)
-    assert re.search(r"cifar-train\s+.*\(stated\)", text)
-    total = 42.0 + stated
-    assert f"total: {suite.duration(total)} of run time; with 2 parallel job(s) about {suite.duration(total / 2)}" \
-        in text
-    res = dllab("suite", "--preset", "full", "--dry-run", env={"DLLAB_CACHE": str(tmp_path / "cache")})
+    # a run without stages: its wall time on the developers' 2 cores, in core-seconds
+    assert re.search(rf"theory\s+no stages\s+{2 * 42 / 3600:.2f} core-h\s+\(recorded\)", text)
+    assert re.search(rf"cifar-train\s+no stages\s+{2 * stated / 3600:.2f} core-h\s+\(stated\)", text)
+    assert f"on 1 node(s) x 2 cores: about {suite.duration(42 + stated)} of wall time" in text
+    res = dllab("suite", "--preset", "full", "--dry-run", "--nodes", "1", "8", "64", "--cpus-per-node", "2",
+                env={"DLLAB_CACHE": str(tmp_path / "cache")})
     assert res.returncode == 0 and all(name in res.stdout for name in experiments.EXPERIMENTS)
+    walls = re.findall(r"on (\d+) node\(s\) x 2 cores: about (.+) of wall time", res.stdout)
+    assert [n for n, _ in walls] == ["1", "8", "64"]
 
 
 def test_per_experiment_overrides_and_unknown_names(tmp_path):

@@ -77,6 +77,7 @@ class EpochCheckpoint:
     path: Path | None
     resume: bool = False
     on_restart: Callable[[int], None] | None = None
+    on_save: Callable[[], None] | None = None  # after each save (a stage sends its checkpoint to storage)
 
     def load(self) -> dict | None:
         """The saved state to continue from (only when resuming), after dropping later metrics rows."""
@@ -91,6 +92,8 @@ class EpochCheckpoint:
         """Save ``state`` (it must hold ``epoch``: the number of finished epochs)."""
         if self.path is not None:
             save_state(self.path, state)
+            if self.on_save is not None:
+                self.on_save()
 
     def discard(self) -> None:
         """Remove the files once their training's result is kept elsewhere (a finished stage's JSON)."""

@@ -50,9 +50,25 @@ def cmd_run(args) -> int:
 
     if args.data_dir:
         os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
+    if args.dry_run:
+        from dllab.costs import cost_text, run_cost
+        from dllab.environment import cpu_cores
+        from dllab.runner import resolve_config
+
+        module, cfg = resolve_config(args.experiment, args.preset, args.config, args.set, args.seed)
+        cost = run_cost(args.experiment, module, cfg, args.preset)
+        print(cost_text([cost], args.nodes or [1], args.cpus_per_node or cpu_cores(), args.gpus_per_node,
+                        f"dllab run {args.experiment} --preset {args.preset}") + ("" if args.nodes else
+                                                                                  " (this machine)"))
+        return 0
+    from dllab.distributed import make_executor
+
+    executor = None if args.executor == "local" else make_executor(args.executor, args.address,
+                                                                    Path(args.out or ".") / ".submitit")
     run_dir = run_experiment(args.experiment, preset=args.preset, config_file=args.config, overrides=args.set,
                              seed=args.seed, out=args.out, resume=args.resume, wandb=args.wandb,
-                             mlflow=args.mlflow, progress=False if args.no_progress else None)
+                             mlflow=args.mlflow, progress=False if args.no_progress else None,
+                             executor=executor, storage=args.storage)
     from dllab.fileio import read_json
 
     summary = read_json(run_dir / "summary.json")
@@ -195,11 +211,12 @@ def cmd_suite(args) -> int:
     if args.dry_run:
         planned = suite.plan(args.preset, args.only, args.skip, args.set,
                              Path(args.out or f"runs/suite-{args.preset}"))
-        print(suite.dry_run_text(planned, args.preset, args.jobs or 1))
+        print(suite.dry_run_text(planned, args.preset, args.jobs or 1, args.nodes, args.cpus_per_node,
+                                 args.gpus_per_node))
         return 0
     record = suite.run_suite(preset=args.preset, only=args.only, skip=args.skip, jobs=args.jobs, out=args.out,
                              executor=args.executor, address=args.address, resume=args.resume, overrides=args.set,
-                             pdf=not args.no_pdf)
+                             pdf=not args.no_pdf, storage=args.storage)
     bad = [r for r in record["runs"] if r.get("status") != "finished"]
     print(f"suite {'finished' if not bad else 'done with problems'}: {len(record['runs']) - len(bad)} of "
           f"{len(record['runs'])} runs finished; report: {record['report']}")
@@ -289,6 +306,26 @@ def _config_arguments(p: argparse.ArgumentParser) -> None:
                                             "config)")
 
 
+def _cluster_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """Where the stages run and what a run will cost, shared by 'run' and 'suite'."""
+    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
+                   help=f"where {what} run: worker processes of this machine (default), tasks on a Ray cluster, "
+                        "or SLURM jobs through submitit")
+    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
+    p.add_argument("--storage", metavar="URI",
+                   help="where stages keep their files (metrics rows, per-epoch checkpoints, results) and where "
+                        "the finished run is copied: a folder or an fsspec URI such as s3://bucket/prefix (pip "
+                        "install 'dllab[s3]'); needed on a cluster without a shared file system")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print each run's stages with their core-hours and the expected wall time, run nothing")
+    p.add_argument("--nodes", type=_bounded_int(1), nargs="+", metavar="N",
+                   help="with --dry-run: the wall time on clusters of N nodes (one or more sizes; default: this "
+                        "machine)")
+    p.add_argument("--cpus-per-node", type=_bounded_int(1), metavar="C",
+                   help="with --dry-run: cores of each node (default: this machine's)")
+    p.add_argument("--gpus-per-node", type=float, default=0, metavar="G", help="with --dry-run: GPUs of each node")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = Parser(prog="dllab", formatter_class=fmt, epilog=EPILOG,
@@ -305,7 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run one experiment. Config = defaults -> --preset -> --config FILE -> --set "
                                    "overrides -> --seed. Writes runs/<experiment>/<time>-<hash>/ (or --out) with "
                                    "config.yaml, metrics.jsonl, summary.json, env.json, figures/, report.html.",
-                       epilog="example: dllab run mnist-logreg --preset smoke --set train.lr=0.05")
+                       epilog="examples:\n  dllab run mnist-logreg --preset smoke --set train.lr=0.05\n"
+                              "  dllab run flooding --preset full --dry-run --nodes 1 8 64 --cpus-per-node 2\n"
+                              "  dllab run flooding --preset full --executor ray --address 10.0.0.5:6379 "
+                              "--storage s3://bucket/dllab")
     _config_arguments(p)
     p.add_argument("--out", metavar="DIR", help="run directory (default: runs/<experiment>/<time>-<hash>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted run in --out from its checkpoints")
@@ -317,6 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "server such as http://127.0.0.1:5000; without one $MLFLOW_TRACKING_URI or ./mlruns; "
                         "pip install 'dllab[mlflow]')")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    _cluster_arguments(p, "the run's stages (sweep points, seeds, study cells)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("compare", help="compare runs: the config keys that differ, summaries aggregated over seeds",
@@ -363,12 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_bounded_int(1), metavar="N",
                    help="runs at once (default: one per core of the budget)")
     p.add_argument("--out", metavar="DIR", help="suite directory (default: runs/suite-<preset>)")
-    p.add_argument("--executor", choices=["local", "ray", "slurm"], default="local",
-                   help="local worker processes (default), Ray tasks, or SLURM jobs through submitit")
-    p.add_argument("--address", metavar="ADDR", help="Ray cluster address (default: start a local Ray)")
+    _cluster_arguments(p, "the runs (and, with --storage on Ray, their stages)")
     p.add_argument("--resume", action="store_true", help="skip finished runs (same config and code), continue "
                                                          "interrupted ones")
-    p.add_argument("--dry-run", action="store_true", help="print each run with its estimated time and the total")
     p.add_argument("--set", action="append", default=[], metavar="[NAME:]KEY=VALUE",
                    help="override a config value of every run, or of run NAME only (repeatable)")
     p.add_argument("--no-pdf", action="store_true", help="write report.html only")

@@ -3,7 +3,10 @@
 local executor (a suite's runs, a run's stages) runs on them unchanged.
 
 A task gets ``cpus`` cores: its torch threads and its own nested budget (``DLLAB_THREADS``) are set to them. No
-shared file system is assumed: work that writes files ships them back in its result (see :mod:`dllab.suite`).
+shared file system is assumed: a run's stages keep their files in storage (:mod:`dllab.storage`, ``--storage``)
+and a suite's runs ship theirs back in their results (see :mod:`dllab.suite`). Placement, resources and retries
+are the engine's: a stage whose worker or node dies is retried by Ray (``retries`` times) on a node that is
+alive, and continues from the last epoch checkpoint its attempt sent to storage.
 """
 
 from __future__ import annotations
@@ -32,12 +35,14 @@ class RayExecutor(Executor):
     """Stages as Ray tasks with their CPU (and GPU) needs. A task that raises or whose worker dies is retried
     ``retries`` times (once by default), then reported as failed.
 
-    ``address`` joins an existing cluster (``ray start --head`` prints it); None starts a local Ray with the
-    machine's core budget. ``cpus_per_task`` defaults to the cluster's CPUs divided among ``workers``.
+    ``address`` joins an existing cluster (``ray start --head`` prints it; ``auto`` inside one); None starts a
+    local Ray with the machine's core budget (or, inside a Ray task, uses the cluster that runs it).
+    ``cpus_per_task`` defaults to the cluster's CPUs divided among ``workers``; ``gpus_per_task`` to the
+    cluster's GPUs divided among them (at most one each; none on a cluster without GPUs).
     """
 
-    def __init__(self, address: str | None = None, *, cpus_per_task: int | None = None, gpus_per_task: float = 0,
-                 retries: int = 1):
+    def __init__(self, address: str | None = None, *, cpus_per_task: int | None = None,
+                 gpus_per_task: float | None = None, retries: int = 1):
         self.address, self.cpus_per_task, self.gpus_per_task, self.retries = address, cpus_per_task, gpus_per_task, \
             retries
 
@@ -49,7 +54,10 @@ class RayExecutor(Executor):
         if not ray.is_initialized():
             try:
                 if self.address:
-                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                    # a cluster on the loopback address: this driver must use it too (ray-project/ray#59110)
+                    loopback = self.address.split(":")[0] in ("127.0.0.1", "localhost")
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                             **({"_node_ip_address": "127.0.0.1"} if loopback else {}))
                 else:
                     from dllab.environment import cpu_cores
 
@@ -67,9 +75,14 @@ class RayExecutor(Executor):
         ray = self._ray()
         total = self.budget()
         workers = min(workers or total, len(stages)) or 1
-        cpus = self.cpus_per_task or max(1, total // workers)
-        task = ray.remote(call_with_cores).options(num_cpus=cpus, num_gpus=self.gpus_per_task,
-                                                   max_retries=self.retries, retry_exceptions=True)
+        # a task fits on one node: at most the CPUs of the largest node
+        largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=total)
+        cpus = self.cpus_per_task or max(1, min(total // workers, int(largest) or 1))
+        gpus = self.gpus_per_task
+        if gpus is None:
+            gpus = min(1.0, ray.cluster_resources().get("GPU", 0) / workers)
+        task = ray.remote(call_with_cores).options(num_cpus=cpus, num_gpus=gpus, max_retries=self.retries,
+                                                   retry_exceptions=True)
         refs = {task.remote(s.fn, s.kwargs, cpus): s.name for s in stages}
         results: dict[str, Any] = {}
         while refs:
@@ -115,3 +128,18 @@ class SubmititExecutor(Executor):
             land(results, jobs[job], job.result, errors=errors, on_result=on_result,
                  explain=lambda exc, job=job: explain(exc, job))
         return {s.name: results[s.name] for s in stages}
+
+
+def make_executor(kind: str = "local", address: str | None = None, folder: str | Path | None = None) -> Executor:
+    """The executor named on the command line: ``local`` (worker processes of this machine), ``ray`` (tasks on
+    the Ray cluster at ``address``, or a local Ray) or ``slurm`` (jobs through submitit, logs in ``folder``)."""
+    from dllab.errors import ConfigError
+    from dllab.executor import LocalExecutor
+
+    if kind == "local":
+        return LocalExecutor()
+    if kind == "ray":
+        return RayExecutor(address)
+    if kind == "slurm":
+        return SubmititExecutor(Path(folder or ".submitit"))
+    raise ConfigError(f"unknown executor {kind!r}; choose local, ray or slurm")

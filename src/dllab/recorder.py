@@ -12,7 +12,11 @@ import datetime as _dt
 import fcntl
 import io
 import json
+import os
+import shutil
+import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -28,17 +32,20 @@ from dllab.executor import Executor, LocalExecutor, Stage, apply_budget, current
 from dllab.executor import in_parent_process as executor_in_parent
 from dllab.fileio import atomic_write, read_json, to_jsonable, write_json
 from dllab.rundir import LABELS_FILE, read_metrics, read_sections
+from dllab.storage import Storage
 
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """What a stage running in another process needs to write into this run directory (picklable)."""
+    """What a stage running in another process needs to write its record (picklable): the run directory where
+    every process sees it (the local executor), or else a storage URI and no path of the driver's machine."""
 
-    run_dir: str
+    run_dir: str | None
     experiment: str
     config: Any
     resumed: bool
     progress: bool = False  # draw progress bars when the stage runs in the parent process
+    storage: str | None = None  # the run's storage: stage NAME keeps its files below stages/NAME/
 
 
 class Recorder:
@@ -46,7 +53,7 @@ class Recorder:
 
     def __init__(self, run_dir: str | Path, experiment: str, config: Any, *, resume: bool = False,
                  wandb: bool = False, mlflow: str | bool | None = None, progress: bool | None = None,
-                 executor: Executor | None = None,
+                 executor: Executor | None = None, storage: Storage | None = None,
                  attach: bool = False):
         from dllab.config import to_yaml
 
@@ -55,6 +62,13 @@ class Recorder:
         self.config = config
         self.resumed = resume
         self.executor = executor or LocalExecutor()
+        # where stages keep their files when they run without the run directory (dllab.storage); None: stages
+        # write into the run directory itself
+        self.storage = storage
+        self._on_checkpoint: Callable[[], None] | None = None  # a stage's upload after each epoch's checkpoint
+        self.restarts: dict[str, int] = {}  # training loop -> the epoch it continued after (on resume)
+        self.stage_core_s: dict[str, float] = {}  # stage -> seconds x threads, for estimates (dllab.timings)
+        self.stages_wall = 0.0  # seconds this process spent waiting for map_stages
         self.figures_dir = self.dir / "figures"
         self.checkpoints_dir = self.dir / "checkpoints"
         self._t0 = time.perf_counter()
@@ -207,23 +221,53 @@ class Recorder:
 
         ``tasks`` maps a stage name to ``(fn, kwargs)``; ``fn(recorder, **kwargs)`` must be a module-level
         function returning a JSON-able result; the recorder it gets writes metrics and checkpoints into this
-        run directory. ``workers`` caps the parallel stages (None: one per core of the budget). Results come back
-        as data and are stored here as each stage ends; on ``--resume`` finished stages are read back.
-        Returns name -> result, in ``tasks`` order.
+        run directory, or, with a storage (``--storage``, or any executor of another machine), into a folder of
+        the stage's own that goes to storage after each epoch and that this run collects when the stage ends.
+        ``workers`` caps the parallel stages (None: one per core of the budget). Results come back as data and
+        are stored here as each stage ends, with where and how long each ran (``stages.jsonl``); on ``--resume``
+        finished stages are read back. Returns name -> result, in ``tasks`` order.
         """
         done = {n: r for n in tasks if (r := self._earlier_result(n)) is not NOT_DONE}
-        spec = WorkerSpec(str(self.dir), self.experiment, self.config, self.resumed, self.show_progress)
-        stages = [Stage(n, run_stage, {"spec": spec, "fn": fn, "kwargs": kwargs})
+        for n in [n for n in tasks if n not in done and self.resumed and self.storage]:
+            finished = self.storage.get(f"stages/{n}/result.json")  # finished after the driver stopped
+            if finished is not None:
+                self._collect(n)
+                done[n] = json.loads(finished)
+                self._store_stage(n, done[n])
+        spec = WorkerSpec(None if self.storage else str(self.dir), self.experiment, self.config, self.resumed,
+                          self.show_progress, self.storage.uri if self.storage else None)
+        stages = [Stage(n, run_stage, {"spec": spec, "name": n, "fn": fn, "kwargs": kwargs})
                   for n, (fn, kwargs) in tasks.items() if n not in done]
         if stages:
             with self.progress_bar(f"{len(stages)} stages", len(stages)) as bar:
-                def store(name, result):
-                    self._store_stage(name, result)
-                    done[name] = result
+                def store(name, landed):
+                    if self.storage:
+                        self._collect(name)
+                    self._store_stage(name, landed["result"])
+                    with open(self.dir / STAGE_RECORDS, "a") as f:
+                        f.write(json.dumps({"stage": name, **landed["record"]}) + "\n")
+                    done[name] = landed["result"]
+                    self.stage_core_s[name] = landed["record"]["seconds"] * landed["record"]["threads"]
                     bar.advance()
 
+                t0 = time.perf_counter()
                 self.executor.map(stages, workers=workers, on_result=store)
+                self.stages_wall += time.perf_counter() - t0
         return {n: done[n] for n in tasks}
+
+    def _collect(self, name: str) -> None:
+        """Bring stage ``name``'s files from storage into the run directory, as if it had written there: its
+        metrics rows (replacing rows of the same training loops from an earlier collection), checkpoints and
+        figures."""
+        store = self.storage.child(f"stages/{name}")
+        lines = [line for line in (store.get("metrics.jsonl") or b"").decode().splitlines() if line.strip()]
+        tags = {json.loads(line).get("run") for line in lines}
+        for key in store.keys():
+            if key.startswith(("checkpoints/", "figures/")):
+                atomic_write(self.dir / key, store.get(key) or b"")
+        with self._metrics_lock():
+            kept = [json.dumps(r) for r in self.metrics() if r.get("run") not in tags]
+            atomic_write(self.dir / "metrics.jsonl", "".join(line + "\n" for line in kept + lines))
 
     def checkpoint_path(self, name: str = "last") -> Path:
         self.checkpoints_dir.mkdir(exist_ok=True)
@@ -233,9 +277,11 @@ class Recorder:
         """The per-epoch checkpoint of the training loop whose metrics rows are tagged ``run=name``: saved to
         checkpoints/<name>.pt; on resume the rows of epochs after it are dropped (each epoch is logged once)."""
         def restart(epoch: int) -> None:
+            self.restarts[name] = epoch
             self.drop_metrics(lambda r: r.get("run") != name or r.get("epoch", 0) <= epoch)
 
-        return EpochCheckpoint(self.checkpoint_path(name) if enabled else None, self.resumed, restart)
+        return EpochCheckpoint(self.checkpoint_path(name) if enabled else None, self.resumed, restart,
+                               self._on_checkpoint)
 
     # -- end -------------------------------------------------------------------------------------
     def wall_time(self) -> float:
@@ -278,13 +324,64 @@ def _readable(read: Callable[[], Any], default: Any) -> Any:
         return default
 
 
-def run_stage(spec: WorkerSpec, fn: Callable, kwargs: dict):
-    """A stage of :meth:`Recorder.map_stages`, wherever the executor runs it: ``fn`` gets a recorder attached to
-    the run directory, and its result is returned as JSON-able data. Stages draw every random number from
-    streams named by :mod:`dllab.seeding`, so where they run (and in which order) does not change them."""
+STAGE_RECORDS = "stages.jsonl"  # one line per finished stage: where it ran, how long, the epochs it resumed after
+
+
+def run_stage(spec: WorkerSpec, name: str, fn: Callable, kwargs: dict) -> dict:
+    """A stage of :meth:`Recorder.map_stages`, wherever the executor runs it: ``fn`` gets a recorder, and its
+    result comes back as JSON-able data with the stage's record (host, Ray node, seconds, attempt, the epochs its
+    training loops resumed after). Stages draw every random number from streams named by :mod:`dllab.seeding`, so
+    where they run (and in which order) does not change them.
+
+    With a storage (``spec.storage``) the recorder writes into a temporary folder of this machine: an earlier
+    attempt's files (a lost worker, a killed driver) are fetched first, so training continues after its last
+    finished epoch; each epoch's checkpoint and metrics rows go to ``stages/<name>/`` in storage as soon as they
+    are written, and everything else when the stage ends."""
     from dllab import executor
 
-    in_parent = executor.in_parent_process()
-    rec = Recorder(spec.run_dir, spec.experiment, spec.config, resume=spec.resumed,
-                   progress=spec.progress and in_parent, attach=True)
-    return to_jsonable(fn(rec, **kwargs))
+    t0 = time.perf_counter()
+    record = {"host": socket.gethostname(), "node": _ray_node(), "pid": os.getpid(),
+              "started": _dt.datetime.now().isoformat(timespec="seconds")}
+    if spec.storage is None:
+        rec = Recorder(spec.run_dir, spec.experiment, spec.config, resume=spec.resumed,
+                       progress=spec.progress and executor.in_parent_process(), attach=True)
+        result = to_jsonable(fn(rec, **kwargs))
+        return {"result": result, "record": {**record, "seconds": round(time.perf_counter() - t0, 3),
+                                             "threads": current_budget(), "resumed_after": rec.restarts}}
+    from dllab.storage import Storage
+
+    store = Storage(spec.storage).child(f"stages/{name}")
+    work = Path(tempfile.mkdtemp(prefix=f"dllab-stage-{name}-"))
+    try:
+        earlier = store.download("", work)
+        attempt = 1 + sum(1 for k in store.keys("attempts"))
+        store.put(f"attempts/{attempt}.json", json.dumps(record).encode())
+        if not (work / "metrics.jsonl").is_file():
+            atomic_write(work / "metrics.jsonl", "")
+        rec = Recorder(work, spec.experiment, spec.config, resume=spec.resumed or bool(earlier),
+                       progress=spec.progress and executor.in_parent_process(), attach=True)
+        kept = ["metrics.jsonl", "checkpoints"]  # rows first: a checkpoint never runs ahead of its rows
+        rec._on_checkpoint = lambda: store.upload(work, "", [p for k in kept for p in _files(work / k)])
+        result = to_jsonable(fn(rec, **kwargs))
+        store.upload(work, "", [p for p in _files(work) if p.parent.name != "attempts"])
+        store.put("result.json", json.dumps(result).encode())
+        return {"result": result, "record": {**record, "seconds": round(time.perf_counter() - t0, 3),
+                                             "threads": current_budget(), "attempt": attempt,
+                                             "resumed_after": rec.restarts}}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _files(folder: Path) -> list[Path]:
+    if folder.is_file():
+        return [folder]
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+
+
+def _ray_node() -> str | None:
+    """The Ray node id of this process, when it is a Ray worker."""
+    ray = sys.modules.get("ray")
+    try:
+        return ray.get_runtime_context().get_node_id() if ray is not None and ray.is_initialized() else None
+    except Exception:
+        return None

@@ -7,13 +7,14 @@ import shutil
 from pathlib import Path
 
 from dllab import config as configlib
-from dllab import experiments
+from dllab import experiments, timings
 from dllab.errors import DllabError, os_error
 from dllab.executor import Executor, apply_budget
 from dllab.recorder import Recorder
 from dllab.report import build_report
 from dllab.rundir import RunLock, has_results, new_run_dir
 from dllab.seeding import seed_everything
+from dllab.storage import Storage
 
 
 def resolve_config(name: str, preset: str = "cpu", config_file: str | None = None,
@@ -26,11 +27,16 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
                    overrides: list[str] | None = None, seed: int | None = None, out: str | Path | None = None,
                    runs_root: str | Path = "runs", resume: bool = False, wandb: bool = False,
                    mlflow: str | bool | None = None, progress: bool | None = None,
-                   executor: Executor | None = None) -> Path:
+                   executor: Executor | None = None, storage: str | None = None) -> Path:
     """Run experiment ``name`` and return its run directory. Raises DllabError on bad input or failure.
 
     The run holds an exclusive lock on its directory from start to end, so a second process writing the same
     directory is refused. A run that fails before it has written any result leaves no directory behind.
+
+    ``executor`` runs the run's stages (default: worker processes of this machine). ``storage`` (a folder or an
+    fsspec URI such as ``s3://bucket/prefix``) is where stages keep their files, below ``<storage>/<run dir
+    name>/``, and where the finished run's record is copied (``run/``); without it, stages on another machine's
+    executor (Ray, SLURM) use the run directory itself as a local storage (one machine or a shared file system).
     """
     if resume:
         if out is None:
@@ -61,8 +67,9 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
 
     try:
         try:
+            store = _storage(run_dir, storage, resume, executor)
             recorder = Recorder(run_dir, name, cfg, resume=resume, wandb=wandb, mlflow=mlflow,
-                                progress=progress, executor=executor)
+                                progress=progress, executor=executor, storage=store)
         except (DllabError, OSError) as exc:
             if created:
                 discard()
@@ -70,9 +77,11 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
                 raise os_error(exc, "run again") from None
             raise
         recorder.env["preset"] = None if resume else preset
+        if store is not None:
+            recorder.env["storage"] = store.uri
         seed_everything(cfg.seed)
         try:
-            apply_budget()
+            threads = apply_budget()
             summary = module.run(cfg, recorder)
         except (Exception, KeyboardInterrupt) as exc:
             if isinstance(exc, OSError):
@@ -99,9 +108,39 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
             error = os_error(exc, then)
             _try(lambda: recorder.fail(f"the summary or report could not be written: {error}"))
             raise error from None
+        if not (resume or overrides or config_file or seed is not None):  # a preset's cost, for --dry-run
+            wall = recorder.wall_time()
+            timings.record_many(name, preset, {None: wall, "serial": (wall - recorder.stages_wall) * threads,
+                                               **{f"stage:{k}": v for k, v in recorder.stage_core_s.items()}})
+        if store is not None and store.uri != str(run_dir.resolve()):
+            store.upload(run_dir, "run")  # the finished record, where the stages' files are
     finally:
         lock.release()
     return run_dir
+
+
+def _storage(run_dir: Path, uri: str | None, resume: bool, executor: Executor | None) -> Storage | None:
+    """The run's storage: below ``uri`` (or, on resume, the one its env.json records), else the run directory
+    itself for executors of other machines, else none (stages write into the run directory)."""
+    from dllab.executor import LocalExecutor
+    from dllab.fileio import read_json
+
+    if uri is None and resume:
+        try:
+            uri = read_json(run_dir / "env.json", {}, kind=dict).get("storage")
+        except DllabError:
+            uri = None
+        if uri:
+            return Storage(uri)
+    if uri is not None:
+        store = Storage(str(uri)).child(run_dir.resolve().name)
+        if not resume and store.exists():
+            raise DllabError(f"storage {store.uri} already holds a run's files; continue that run with --resume, "
+                             "or choose another --out (its folder name names the run in storage)")
+        return store
+    if executor is not None and not isinstance(executor, LocalExecutor):
+        return Storage(str(run_dir.resolve()))
+    return None
 
 
 def _try(write) -> None:

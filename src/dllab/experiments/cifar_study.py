@@ -273,6 +273,17 @@ def _precision(cfg: Config) -> dict:
     return {"bf16": bf16, "step_times": times}
 
 
+def _cells(cfg: Config, grid: dict) -> dict[str, tuple[dict, int]]:
+    """Stage name -> (cell, seed) for every cell of every question and every seed (a shared cell once)."""
+    return {cell_name(cell, s): (cell, s) for cells in grid.values() for cell in cells.values()
+            for s in [cfg.seed + i for i in range(cfg.seeds)]}
+
+
+def STAGES(cfg: Config) -> list[str]:
+    """The stages a run of ``cfg`` trains (for cost estimates): each cell at each seed."""
+    return list(_cells(cfg, plan(cfg)))
+
+
 def run(cfg: Config, rec) -> dict:
     """Every question's cells as stages (the same cell in two questions trained once), then the report."""
     from dllab.experiments import _study_report as report
@@ -280,13 +291,8 @@ def run(cfg: Config, rec) -> dict:
     precision = rec.stage("precision", lambda: _precision(cfg))
     grid = plan(cfg)
     seeds = [cfg.seed + i for i in range(cfg.seeds)]
-    tasks = {}
-    for cells in grid.values():
-        for cell in cells.values():
-            for s in seeds:
-                name = cell_name(cell, s)
-                tasks[name] = (train_cell, {"cfg": cfg, "cell": cell, "seed": s, "name": name,
-                                            "bf16": precision["bf16"]})
+    tasks = {name: (train_cell, {"cfg": cfg, "cell": cell, "seed": s, "name": name, "bf16": precision["bf16"]})
+             for name, (cell, s) in _cells(cfg, grid).items()}
     results = rec.map_stages(tasks, workers=cfg.workers)
     points = {q: {key: findings.point([results[cell_name(cell, s)] for s in seeds], cfg.trained_above)
                   for key, cell in cells.items()} for q, cells in grid.items()}

@@ -107,6 +107,11 @@ def train_b(rec, cfg: Config, b: float, model: str, epochs: int) -> dict:
             "first_zero_train_error_epoch": zero[0] if zero else None}
 
 
+def STAGES(cfg: Config) -> list[str]:
+    """The stages a run of ``cfg`` trains (for cost estimates): the MLP at every b, the CNN at 0 and the best b."""
+    return [f"mlp_b{b:g}" for b in cfg.b_values] + (["cnn_b0", "cnn_best"] if cfg.cnn_epochs else [])
+
+
 def run(cfg: Config, rec) -> dict:
     """Q5.2-Q5.3: the MLP at every flood level b (parallel stages); Q5.5: the CNN at b = 0 and the best b."""
     import numpy as np

@@ -121,8 +121,8 @@ def _pruned_losses(pg, fractions: list[float]) -> dict:
     return out
 
 
-def run(cfg: Config, rec) -> dict:
-    """Q1.1 search -> the best configurations over seeds; Q1.2 four knobs on the spiral; Q1.3 small weights."""
+def _first_tasks(cfg: Config) -> tuple[dict[str, tuple], dict, dict]:
+    """The first round's stages (Q1.1's search, Q1.2's knobs, Q1.3's weights), the base config and the knobs."""
     from dllab.seeding import int_seed
 
     base = {"noise": cfg.noise, "learning_rate": 0.03, "batch_size": 10}
@@ -149,6 +149,18 @@ def run(cfg: Config, rec) -> dict:
     for width in (8, 4, 2):  # Q1.3: smaller networks trained from scratch
         tasks[f"smaller_{width}"] = (_stage, {"config": {**spiral, "hidden": [width, width], "seed": _seed(cfg, 0)},
                                               "epochs": cfg.epochs})
+    return tasks, base, knobs
+
+
+def STAGES(cfg: Config) -> list[str]:
+    """The stages a run of ``cfg`` trains (for cost estimates): the first round, then the best over seeds."""
+    return list(_first_tasks(cfg)[0]) + [f"best_{ds}_{s}" for ds in cfg.datasets for s in range(cfg.seeds)]
+
+
+def run(cfg: Config, rec) -> dict:
+    """Q1.1 search -> the best configurations over seeds; Q1.2 four knobs on the spiral; Q1.3 small weights."""
+
+    tasks, base, knobs = _first_tasks(cfg)
     first = rec.map_stages(tasks, workers=cfg.workers)
     best = {}
     for ds in cfg.datasets:

@@ -94,9 +94,18 @@ def run(cfg: Config, rec) -> dict:
         f"the epoch) reaches {100 * cfg.train.stop_at_train_acc:g}% or after {cfg.train.epochs} epochs. Test labels "
         "are never changed."))
     runs_spec = [(w, p) for w in cfg.widths for p in cfg.noise_levels]
-    results = rec.map_stages({f"c{w}_p{p:g}": (train_one, {"cfg": cfg, "width": w, "p": p}) for w, p in runs_spec},
+    results = rec.map_stages({_name(w, p): (train_one, {"cfg": cfg, "width": w, "p": p}) for w, p in runs_spec},
                              workers=cfg.workers)
-    return _report(cfg, rec, n, {(w, p): results[f"c{w}_p{p:g}"] for w, p in runs_spec})
+    return _report(cfg, rec, n, {(w, p): results[_name(w, p)] for w, p in runs_spec})
+
+
+def _name(width: int, p: float) -> str:
+    return f"c{width}_p{p:g}"
+
+
+def STAGES(cfg: Config) -> list[str]:
+    """The stages a run of ``cfg`` trains (for cost estimates): every width at every noise level."""
+    return [_name(w, p) for w in cfg.widths for p in cfg.noise_levels]
 
 
 # -- the report ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typing import Any
 from dllab import experiments
 from dllab.config import get_dotted
 from dllab.environment import cpu_info, git_commit
-from dllab.errors import ConfigError, DllabError
+from dllab.errors import DllabError
 from dllab.executor import Executor, LocalExecutor, Stage, StageFailure
 from dllab.fileio import read_json, write_json
 from dllab.report import build_suite_report, duration
@@ -40,28 +40,28 @@ __all__ = ["Planned", "dry_run_text", "make_executor", "plan", "record_time", "r
 
 
 def make_executor(kind: str, address: str | None, out: Path) -> Executor:
-    if kind == "local":
-        return LocalExecutor()
-    if kind == "ray":
-        from dllab.distributed import RayExecutor
+    from dllab.distributed import make_executor as make
 
-        return RayExecutor(address)
-    if kind == "slurm":
-        from dllab.distributed import SubmititExecutor
-
-        return SubmititExecutor(out / ".submitit")
-    raise ConfigError(f"unknown executor {kind!r}; choose local, ray or slurm")
+    return make(kind, address, out / ".submitit")
 
 
 def run_suite(*, preset: str = "cpu", only: list[str] | None = None, skip: list[str] | None = None,
               jobs: int | None = None, out: str | Path | None = None, executor: Executor | str = "local",
               address: str | None = None, resume: bool = False, overrides: list[str] | None = None,
-              pdf: bool = True, progress: bool = True) -> dict:
-    """Run the suite; return its record (also written to ``<out>/suite.json``)."""
+              pdf: bool = True, progress: bool = True, storage: str | None = None) -> dict:
+    """Run the suite; return its record (also written to ``<out>/suite.json``).
+
+    With ``storage`` and Ray, each run's stages are Ray tasks of their own (nested in the run's task) that keep
+    their files below ``<storage>/<suite folder>/``; without it a run's stages share its task's cores."""
     out = Path(out or f"runs/suite-{preset}")
     planned = plan(preset, only, skip, overrides, out)
     ex = make_executor(executor, address, out) if isinstance(executor, str) else executor
     ship = not isinstance(ex, LocalExecutor)
+    from dllab.distributed import RayExecutor
+    from dllab.storage import Storage
+
+    nested = "ray" if isinstance(ex, RayExecutor) and storage else None
+    stage_storage = Storage(storage).child(Path(out).resolve().name).uri if storage else None
     jobs = jobs or max(1, min(len(planned), ex.budget()))
     commit = git_commit().get("commit")
     if out.exists() and any(out.iterdir()) and not resume:
@@ -97,7 +97,8 @@ def run_suite(*, preset: str = "cpu", only: list[str] | None = None, skip: list[
             snapshot = pack(run_dir) if ship and p.action == "resume" and run_dir.is_dir() else None
             stages.append(Stage(p.name, run_one, {"name": p.name, "preset": preset, "overrides": p.overrides,
                                                   "run_dir": str(run_dir), "resume": p.action == "resume",
-                                                  "ship": ship, "snapshot": snapshot}))
+                                                  "ship": ship, "snapshot": snapshot, "nested": nested,
+                                                  "storage": stage_storage}))
         by_name = {p.name: p for p in wave}
         queue = [p.name for p in wave]
         display.start(queue)

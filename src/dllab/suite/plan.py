@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dllab import config as configlib
-from dllab import experiments
-from dllab.environment import cpu_info
-from dllab.errors import ConfigError, DamagedFileError
-from dllab.fileio import read_json, write_json
-from dllab.report import duration
+from dllab import experiments, timings
+from dllab.errors import ConfigError
 
 
 @dataclass
@@ -26,6 +24,7 @@ class Planned:
     estimate_from: str                # "recorded" or "stated"
     action: str = "run"               # run | resume | skip (finished earlier)
     result: dict = field(default_factory=dict)
+    config: Any = None                # the resolved config (for the stages of --dry-run)
 
 
 def split_overrides(items: list[str]) -> dict[str, list[str]]:
@@ -41,32 +40,13 @@ def split_overrides(items: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _timings_path() -> Path:
-    from dllab.data.store import cache_dir
-
-    return cache_dir() / "timings.json"
-
-
-def _timings() -> tuple[Path, dict, str]:
-    """The recorded wall times (an unreadable file counts as none) and this machine's key prefix."""
-    path = _timings_path()
-    try:
-        timings = read_json(path, {}, kind=dict)
-    except (DamagedFileError, OSError):
-        timings = {}
-    return path, timings, cpu_info()["model"]
-
-
 def recorded_time(name: str, preset: str) -> float | None:
     """The last recorded wall time of ``name`` at ``preset`` on this CPU model, if any."""
-    _, timings, cpu = _timings()
-    return timings.get(f"{name}/{preset}/{cpu}")
+    return timings.recorded(name, preset)
 
 
 def record_time(name: str, preset: str, seconds: float) -> None:
-    path, timings, cpu = _timings()
-    timings[f"{name}/{preset}/{cpu}"] = round(seconds, 1)
-    write_json(path, timings)
+    timings.record(name, preset, seconds)
 
 
 def plan(preset: str, only: list[str] | None = None, skip: list[str] | None = None,
@@ -103,16 +83,19 @@ def plan(preset: str, only: list[str] | None = None, skip: list[str] | None = No
         recorded = recorded_time(name, preset)
         stated = float(getattr(module, "ESTIMATE_S", {}).get(preset, 60))
         planned.append(Planned(name, ov, configlib.to_yaml(cfg), needs, recorded or stated,
-                               "recorded" if recorded else "stated"))
+                               "recorded" if recorded else "stated", config=cfg))
     return planned
 
 
-def dry_run_text(planned: list[Planned], preset: str, jobs: int) -> str:
-    total = sum(p.estimate_s for p in planned)
-    lines = [f"dllab suite --preset {preset}: {len(planned)} runs"]
-    for p in planned:
-        needs = f" (needs {', '.join(p.needs.values())})" if p.needs else ""
-        lines.append(f"  {p.name:<18} {duration(p.estimate_s):>12}  ({p.estimate_from}){needs}")
-    lines.append(f"total: {duration(total)} of run time; with {jobs} parallel job(s) about "
-                 f"{duration(total / max(1, jobs))} of wall time on this machine ({cpu_info()['model']})")
-    return "\n".join(lines)
+def dry_run_text(planned: list[Planned], preset: str, jobs: int, nodes: list[int] | None = None,
+                 cores: int | None = None, gpus: float = 0) -> str:
+    """Each run with its stages and core-hours, and the wall time on this machine or on clusters of ``nodes``
+    nodes of ``cores`` cores (see :mod:`dllab.costs`)."""
+    from dllab.costs import cost_text, run_cost
+    from dllab.environment import cpu_cores
+
+    costs = [run_cost(p.name, experiments.get(p.name), p.config, preset, tuple(p.needs.values())) for p in planned]
+    title = f"dllab suite --preset {preset}: {len(planned)} runs"
+    if not nodes:
+        return cost_text(costs, [1], cores or cpu_cores(), gpus, title) + " (this machine)"
+    return cost_text(costs, nodes, cores or cpu_cores(), gpus, title)

@@ -30,12 +30,15 @@ def unpack(data: bytes, folder: Path) -> None:
 
 
 def run_one(name: str, preset: str, overrides: list[str], run_dir: str, resume: bool, ship: bool = False,
-            snapshot: bytes | None = None) -> dict:
+            snapshot: bytes | None = None, nested: str | None = None, storage: str | None = None) -> dict:
     """Run one experiment into ``run_dir`` and report how it went (never raises for a failed run).
 
     With ``ship`` (executors without a shared file system) the run happens in a local temporary folder, seeded
     from ``snapshot`` (the interrupted run's files) when resuming, and its files come back packed in the result.
+    ``nested`` (``"ray"``) sends the run's own stages to the cluster this runs on, keeping their files in
+    ``storage``.
     """
+    from dllab.distributed import make_executor
     from dllab.runner import run_experiment
 
     work = Path(tempfile.mkdtemp(prefix="dllab-suite-")) / name if ship else Path(run_dir)
@@ -45,7 +48,7 @@ def run_one(name: str, preset: str, overrides: list[str], run_dir: str, resume: 
     status, error = "finished", None
     try:
         run_experiment(name, preset=preset, overrides=None if resume else overrides, out=work, resume=resume,
-                       progress=False)
+                       progress=False, executor=make_executor(nested) if nested else None, storage=storage)
     except DllabError as exc:
         status, error = "failed", str(exc)
     except Exception as exc:  # a bug: keep the traceback in the log, report one line
