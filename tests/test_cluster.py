@@ -34,23 +34,13 @@ def _local(tmp_path: Path, name: str, overrides: list[str], monkeypatch) -> Path
 
 
 @pytest.fixture
-def cluster(monkeypatch):
+def cluster():
     """A head node with no CPUs (it only coordinates) and two worker nodes of 1 CPU each, all on 127.0.0.1."""
-    ray = pytest.importorskip("ray", reason="Ray tests skipped: pip install 'dllab[ray]'")
-    import ray._private.services as services
-    from ray.cluster_utils import Cluster
+    pytest.importorskip("ray", reason="Ray tests skipped: pip install 'dllab[ray]'")
+    from dllab.distributed import loopback_cluster
 
-    # Ray asks the network for this machine's outward address; the nodes, the driver and that lookup must all
-    # agree on the loopback address (ray-project/ray#59110, #37314)
-    monkeypatch.setattr(services, "node_ip_address_from_perspective", lambda *a, **k: "127.0.0.1")
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
-                                                      "include_dashboard": False})
-    for _ in range(2):
-        c.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-    c.wait_for_nodes()
-    yield c
-    ray.shutdown()
-    c.shutdown()
+    with loopback_cluster(nodes=2, cpus_per_node=1) as c:
+        yield c
 
 
 def test_a_sweep_spreads_over_the_nodes_with_the_local_summary(cluster, tmp_path, shared_data, monkeypatch):
@@ -233,3 +223,31 @@ def test_dry_run_estimates_a_cluster_from_recorded_stage_times(tmp_path, monkeyp
     cost = run_cost("random-labels", module, cfg, "full")
     stated = experiments.get("random-labels").ESTIMATE_S["full"]
     assert cost.source == "stated" and cost.core_s == pytest.approx(2 * stated)
+
+
+def test_a_killed_driver_resumes_without_rerunning_a_finished_stage(tmp_path, shared_data):
+    """The driver is SIGKILLed while the second stage trains: --resume finds the storage in env.json, reads the
+    finished stage back and continues the other after its last epoch in storage."""
+    from dllab.storage import Storage
+
+    args = [sys.executable, "-m", "dllab", "run", "flooding", "--preset", "smoke", "--set", "train.epochs=12",
+            "--set", "cnn_epochs=0", "--no-progress"]
+    whole = subprocess.run([*args, "--out", str(tmp_path / "whole")], capture_output=True, text=True, timeout=300)
+    assert whole.returncode == 0, whole.stderr
+    run = tmp_path / "killed"
+    store = Storage(str(tmp_path / "storage")).child("killed")
+    driver = subprocess.Popen([*args, "--out", str(run), "--storage", str(tmp_path / "storage")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while store.get("stages/mlp_b0.1/checkpoints/mlp_b0.1.pt") is None:
+        assert driver.poll() is None and time.monotonic() < deadline, "the run ended before it could be killed"
+        time.sleep(0.02)
+    driver.kill()
+    driver.wait()
+    resumed = subprocess.run([sys.executable, "-m", "dllab", "run", "flooding", "--out", str(run), "--resume",
+                              "--no-progress"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    records = _records(run)
+    assert records["mlp_b0"]["attempt"] == 1 and len(store.keys("stages/mlp_b0/attempts")) == 1  # not re-run
+    assert records["mlp_b0.1"]["attempt"] == 2 and 1 <= records["mlp_b0.1"]["resumed_after"]["mlp_b0.1"] < 12
+    assert (run / "summary.json").read_text() == (tmp_path / "whole" / "summary.json").read_text()

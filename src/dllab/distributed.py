@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,32 @@ def make_executor(kind: str = "local", address: str | None = None, folder: str |
     if kind == "slurm":
         return SubmititExecutor(Path(folder or ".submitit"))
     raise ConfigError(f"unknown executor {kind!r}; choose local, ray or slurm")
+
+
+@contextmanager
+def loopback_cluster(nodes: int = 2, cpus_per_node: int = 1):
+    """A Ray cluster of ``nodes`` worker nodes (``cpus_per_node`` each) and a head without CPUs, all on
+    127.0.0.1, for tests and benchmarks on one machine (``ray.cluster_utils.Cluster``; ``remove_node`` simulates
+    a lost machine). Ray looks up this machine's outward address by default; the nodes, the driver and that
+    lookup are all held to the loopback address here (ray-project/ray#59110, #37314). Shut down on exit."""
+    try:
+        import ray
+        import ray._private.services as services
+        from ray.cluster_utils import Cluster
+    except ImportError:
+        raise DllabError("a Ray cluster needs Ray: pip install 'dllab[ray]'") from None
+    lookup = services.node_ip_address_from_perspective
+    services.node_ip_address_from_perspective = lambda *a, **k: "127.0.0.1"
+    cluster = None
+    try:
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1",
+                                                                "include_dashboard": False})
+        for _ in range(nodes):
+            cluster.add_node(num_cpus=cpus_per_node, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        ray.shutdown()
+        if cluster is not None:
+            cluster.shutdown()
+        services.node_ip_address_from_perspective = lookup

@@ -106,6 +106,8 @@ class Recorder:
         self.figures_dir.mkdir(exist_ok=True)
         self.env = capture_environment(getattr(config, "seed", 0))
         self.env.update(experiment=experiment, status="running", started=_dt.datetime.now().isoformat())
+        if storage is not None:  # where --resume finds the stages' files again
+            self.env["storage"] = storage.uri
         write_json(self.dir / "env.json", self.env)
         if wandb:
             from dllab.tracking import WandbMirror

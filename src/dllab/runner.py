@@ -77,8 +77,6 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
                 raise os_error(exc, "run again") from None
             raise
         recorder.env["preset"] = None if resume else preset
-        if store is not None:
-            recorder.env["storage"] = store.uri
         seed_everything(cfg.seed)
         try:
             threads = apply_budget()
