@@ -52,15 +52,13 @@ def test_flip_robustness_evaluates_a_cifar_train_checkpoint(tmp_path, shared_dat
     assert not (flip / "checkpoints" / "plain.pt").exists()  # nothing was trained in its place
 
 
-def test_cnn_training_is_reproducible(tmp_path, shared_data):
-    """Same seed, same numbers, with the default speed options (channels_last convolutions); a re-run from the
-    run's config.yaml in another process is in test_resume.py."""
+def test_cnn_training_depends_on_the_seed(tmp_path, shared_data):
+    """Another seed, other numbers; the same seed's same numbers, with the default speed options (channels_last
+    convolutions), are checked in test_resume.py (a re-run from the run's config.yaml in another process)."""
     def numbers(out):
         s = json.loads((out / "summary.json").read_text())
         return {k: v for k, v in s.items() if k not in ("train_time_s", "time_to_target_s")}
 
     a = run_experiment("cifar-train", preset="smoke", out=tmp_path / "a", progress=False)
-    b = run_experiment("cifar-train", preset="smoke", out=tmp_path / "b", progress=False)
-    assert numbers(a) == numbers(b)
     c = run_experiment("cifar-train", preset="smoke", out=tmp_path / "c", progress=False, seed=1)
     assert numbers(c) != numbers(a)

@@ -44,11 +44,18 @@ def cluster():
 
 
 def test_a_sweep_spreads_over_the_nodes_with_the_local_summary(cluster, tmp_path, shared_data, monkeypatch):
+    """Through dllab suite: the run is a Ray task and its stages are tasks nested in it (the run gives its CPU
+    back while it waits), so both run on the two 1-CPU nodes. `dllab run --executor ray` is the next test's."""
+    from dllab import suite
     from dllab.distributed import RayExecutor
 
     local = _local(tmp_path, "local", SWEEP, monkeypatch)
-    remote = run_experiment("flooding", preset="smoke", overrides=SWEEP, out=tmp_path / "ray", progress=False,
-                            executor=RayExecutor(cluster.address), storage=str(tmp_path / "storage"))
+    record = suite.run_suite(preset="smoke", only=["flooding"], jobs=1, out=tmp_path / "suite", pdf=False,
+                             progress=False, executor=RayExecutor(cluster.address), storage=str(tmp_path / "st"),
+                             overrides=[f"flooding:{o}" for o in SWEEP])
+    assert [r["status"] for r in record["runs"]] == ["finished"], record["runs"]
+    remote = tmp_path / "suite" / "flooding"
+    assert (tmp_path / "st" / "suite" / "flooding" / "stages" / "mlp_b0" / "result.json").is_file()
     records = _records(remote)
     assert set(records) == {"mlp_b0", "mlp_b0.1", "cnn_b0"}
     assert len({r["node"] for r in records.values()}) >= 2, records  # the sweep ran on both worker nodes
