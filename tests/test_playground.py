@@ -314,3 +314,66 @@ def test_serving_on_a_taken_port_is_one_clear_error():
         taken.listen()
         with pytest.raises(DllabError, match=r"cannot serve on 127\.0\.0\.1:\d+ .*choose another --port"):
             serve("127.0.0.1", taken.getsockname()[1])
+
+
+def _forward_pattern(hidden, x: np.ndarray) -> tuple:
+    h, bits = x, []
+    for W, b, act in hidden:
+        z = h @ W + b
+        if act == "relu":
+            bits += [bool(v) for v in z > 0]
+            h = np.maximum(z, 0)
+        else:
+            h = z
+    return tuple(bits)
+
+
+def test_exact_regions_of_deep_networks_by_hand():
+    from dllab.playground.regions import exact_cells
+
+    eye = np.eye(2)
+    # the quadrants, then relu(h1 + h2 - 1): cut in the quadrants where h1 + h2 = 1 is reachable (3 of 4): 7
+    W = [eye, np.array([[1.0], [1.0]]), np.ones((1, 1))]
+    b = [np.zeros(2), np.array([-1.0]), np.zeros(1)]
+    assert count_regions(W, b, ["x1", "x2"], ["relu", "relu"]) == {"regions": 7, "method": "exact"}
+    # a second layer that repeats the first (identity, no bias) cuts nothing new: 4
+    W = [eye, eye, np.ones((2, 1))]
+    b = [np.zeros(2), np.zeros(2), np.zeros(1)]
+    assert count_regions(W, b, ["x1", "x2"], ["relu", "relu"]) == {"regions": 4, "method": "exact"}
+    # relu(x1), then relu(h - 3) and relu(-h + 1) with x2 ignored: x1 < 0 | 0..1 | 1..3 | > 3: 4 vertical strips
+    W = [np.array([[1.0], [0.0]]), np.array([[1.0, -1.0]]), np.ones((2, 1))]
+    b = [np.zeros(1), np.array([-3.0, 1.0]), np.zeros(1)]
+    cells = exact_cells(list(zip(W[:-1], b[:-1], ["relu", "relu"])), np.eye(2), np.zeros(2))
+    assert sorted(round(float(p[:, 0].min()), 6) for p, _ in cells) == [-6.0, 0.0, 1.0, 3.0]
+
+
+@pytest.mark.parametrize("sizes", [[2, 5, 5, 4], [2, 4, 4, 4, 4], [2, 8, 3, 6]])
+def test_exact_regions_agree_with_an_800_grid_on_random_deep_networks(sizes):
+    from dllab.playground.regions import _area, exact_cells, grid_patterns
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        hidden = [(rng.normal(size=(a, b)), rng.normal(size=b), "relu") for a, b in zip(sizes[:-1], sizes[1:])]
+        cells = exact_cells(hidden, np.eye(2), np.zeros(2))
+        patterns = [p for _, p in cells]
+        assert len(set(patterns)) == len(cells)  # one piece per pattern
+        assert sum(_area(p) for p, _ in cells) == pytest.approx(144.0, abs=1e-9)  # they tile the square
+        for poly, pattern in cells:  # each piece's centre has that piece's pattern
+            assert _forward_pattern(hidden, poly.mean(axis=0)) == pattern
+        seen = {tuple(bool(v) for v in row) for row in np.unique(grid_patterns(hidden, np.eye(2), np.zeros(2),
+                                                                                800), axis=0)}
+        assert seen <= set(patterns)  # the grid finds no region the exact count lacks
+        for poly, p in cells:  # a region the grid lacks holds none of its points: it fell between them
+            if p not in seen:
+                assert not _lattice_points_inside(poly, 800), (seed, p)
+
+
+def _lattice_points_inside(poly: np.ndarray, grid: int) -> bool:
+    """Whether a point of the grid x grid lattice over [-6, 6]^2 lies strictly inside a convex polygon."""
+    xs = np.linspace(-6, 6, grid)
+    gx = xs[(xs > poly[:, 0].min()) & (xs < poly[:, 0].max())]
+    gy = xs[(xs > poly[:, 1].min()) & (xs < poly[:, 1].max())]
+    pts = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+    edges = np.roll(poly, -1, axis=0) - poly
+    cross = edges[:, 0] * (pts[:, None, 1] - poly[:, 1]) - edges[:, 1] * (pts[:, None, 0] - poly[:, 0])
+    return bool(np.any(np.all(cross > 0, axis=1) | np.all(cross < 0, axis=1)))

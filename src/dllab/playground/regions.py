@@ -1,12 +1,16 @@
 """Linear regions of a ReLU network over [-6, 6]^2.
 
 A network whose input features are linear in (x1, x2) and whose hidden activations are ReLU or linear is
-piecewise linear; its linear regions are the connected sets of points sharing one ReLU on/off pattern. With one
-hidden layer the count is exact: each neuron's line that crosses the square adds one region, and each crossing
-of two such lines inside the square adds one more (lines in general position). Deeper networks are counted on a
-fine grid (``GRID`` x ``GRID`` points): the connected components of equal-pattern cells, so regions thinner than
-a grid cell (12 / GRID) can be missed. Undefined (None, shown "n/a") for tanh/sigmoid layers or non-linear input
-features.
+piecewise linear; its linear regions are the sets of points sharing one ReLU on/off pattern (each is convex, as
+the network is one affine map on it). They are counted exactly at any depth by splitting convex polygons: start
+from the square with the input map; at each ReLU layer every polygon is cut by each neuron's line (where that
+neuron's pre-activation, affine on the polygon, changes sign inside it), and each piece carries the affine map
+of the next layer's input with its off neurons zeroed. The pieces left after the last hidden layer are the
+regions. With one hidden layer this is the arrangement of the neurons' lines (``_one_layer_exact`` counts it by
+its crossings). A network whose pieces would exceed a work budget (deep and wide) is counted on a fine grid
+instead (``GRID`` x ``GRID`` points: the distinct patterns seen, so regions thinner than a cell, 12 / GRID, can
+be missed; the method is reported). Undefined (None, shown "n/a") for tanh/sigmoid layers
+or non-linear input features.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ def defined(features: list[str], activations: list[str]) -> bool:
 
 
 def count_regions(W: list[np.ndarray], b: list[np.ndarray], features: list[str], activations: list[str],
-                  grid: int = GRID) -> dict | None:
+                  grid: int = GRID, work: int | None = None) -> dict | None:
     """{"regions": n, "method": "exact" | "grid 800x800"} for the hidden layers (W[l], b[l]), or None."""
     if not defined(features, activations):
         return None
@@ -34,7 +38,72 @@ def count_regions(W: list[np.ndarray], b: list[np.ndarray], features: list[str],
     if len(hidden) == 1:
         Wl, bl = relu[0]
         return {"regions": _one_layer_exact(A.T @ Wl, c @ Wl + bl), "method": "exact"}
+    cells = exact_cells(hidden, A, c, WORK if work is None else work)
+    if cells is not None:
+        return {"regions": len(cells), "method": "exact"}
     return {"regions": _grid_count(hidden, A, c, grid), "method": f"grid {grid}x{grid}"}
+
+
+SQUARE = np.array([[LO, LO], [HI, LO], [HI, HI], [LO, HI]])
+WORK = 100_000  # polygon x neuron sign tests (about 0.5 s) before the exact count gives way to the grid
+
+
+def exact_cells(hidden, A: np.ndarray, c: np.ndarray, work: int = WORK) -> list[tuple[np.ndarray, tuple]] | None:
+    """The linear regions as (convex polygon (k, 2), ReLU pattern) pairs: the square split neuron by neuron,
+    layer by layer (``hidden``: (W, b, activation) per hidden layer; the input features are ``x @ A + c``).
+    None when more than ``work`` polygon x neuron tests would be needed."""
+    cells = [(SQUARE, (), A.astype(float), np.asarray(c, float))]  # polygon, pattern, the layer's input map
+    for Wl, bl, act in hidden:
+        out = []
+        for poly, pattern, M, v in cells:
+            Mz, vz = M @ Wl, v @ Wl + bl  # pre-activations z(x) = x @ Mz + vz on this polygon
+            if act != "relu":
+                out.append((poly, pattern, Mz, vz))
+                continue
+            parts = [(poly, ())]
+            for j in range(Wl.shape[1]):
+                work -= len(parts)
+                if work < 0:
+                    return None
+                nxt = []
+                for piece, bits in parts:
+                    s = piece @ Mz[:, j] + vz[j]
+                    s[np.abs(s) <= 1e-10 * max(1.0, float(np.abs(s).max()))] = 0.0
+                    if s.max() <= 0 or s.min() >= 0:  # the line misses this piece (or only touches it)
+                        nxt.append((piece, (*bits, bool(s.max() > 0))))
+                        continue
+                    above, below = _split(piece, s)
+                    nxt += [(q, (*bits, on)) for q, on in ((above, True), (below, False)) if _area(q) > 1e-12]
+                parts = nxt
+            for piece, bits in parts:
+                on = np.array(bits)
+                out.append((piece, (*pattern, *bits), Mz * on, vz * on))
+        cells = out
+    return [(poly, pattern) for poly, pattern, _, _ in cells]
+
+
+def _split(poly: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A convex polygon's parts where ``s`` (affine, its values at the vertices) is >= 0 and <= 0."""
+    above, below = [], []
+    n = len(poly)
+    for i in range(n):
+        p, q, sp, sq = poly[i], poly[(i + 1) % n], s[i], s[(i + 1) % n]
+        if sp >= 0:
+            above.append(p)
+        if sp <= 0:
+            below.append(p)
+        if sp * sq < 0:
+            x = p + sp / (sp - sq) * (q - p)
+            above.append(x)
+            below.append(x)
+    return np.array(above), np.array(below)
+
+
+def _area(poly: np.ndarray) -> float:
+    if len(poly) < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(x @ np.roll(y, -1) - y @ np.roll(x, -1)))
 
 
 def _input_map(features: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -80,29 +149,23 @@ def _crosses_square(w: np.ndarray, c: float) -> bool:
     return bool(s.min() < 0 < s.max())
 
 
-def _grid_count(hidden, A, c, grid: int) -> int:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+def grid_patterns(hidden, A: np.ndarray, c: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """The ReLU pattern (one column per ReLU neuron, layer by layer) at each point of a grid x grid lattice."""
     xs = np.linspace(LO, HI, grid)
     gx, gy = np.meshgrid(xs, xs)
     h = np.c_[gx.ravel(), gy.ravel()] @ A + c
-    code = np.zeros(len(h), dtype=np.uint64)  # hash of the ReLU pattern
-    mult = np.uint64(1099511628211)
+    bits = []
     for Wl, bl, act in hidden:
         z = h @ Wl + bl
         if act == "relu":
-            for j in range(z.shape[1]):
-                code = code * mult + (z[:, j] > 0).astype(np.uint64) + np.uint64(j + 1)
+            bits.append(z > 0)
             h = np.maximum(z, 0)
         else:
             h = z
-    code = code.reshape(grid, grid)
-    idx = np.arange(grid * grid).reshape(grid, grid)
-    right = code[:, :-1] == code[:, 1:]
-    down = code[:-1, :] == code[1:, :]
-    rows = np.r_[idx[:, :-1][right], idx[:-1, :][down]]
-    cols = np.r_[idx[:, 1:][right], idx[1:, :][down]]
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(grid * grid, grid * grid))
-    n, _ = connected_components(graph, directed=False)
-    return int(n)
+    return np.concatenate(bits, axis=1) if bits else np.zeros((len(h), 0), bool)
+
+
+def _grid_count(hidden, A, c, grid: int) -> int:
+    """The distinct patterns on the grid: each pattern's region is convex (the network is one affine map there,
+    so its conditions are linear inequalities), hence one region per pattern seen."""
+    return int(len(np.unique(np.packbits(grid_patterns(hidden, A, c, grid), axis=1), axis=0)))

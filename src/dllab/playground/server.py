@@ -71,7 +71,7 @@ class Session:
         else:  # binary outputs lie in [-1, 1]; regression targets too (plane: (x1 + x2) / 10, bumps: +-1)
             output = {"value": _b64(maps["output"]["value"], -1.0, 1.0)}
         regions = count_regions(pg.net.W, pg.net.b, pg.features, pg.cfg.activations(),
-                                grid=800 if precise else 200)
+                                grid=800 if precise else 200, work=None if precise else 5_000)
         return {"type": "update", **rec, "done": pg.done, "output": output,
                 "neurons": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["neurons"]],
                 "inputs": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["inputs"]],
