@@ -237,7 +237,7 @@ def test_a_killed_driver_resumes_without_rerunning_a_finished_stage(tmp_path, sh
     finished stage back and continues the other after its last epoch in storage."""
     from dllab.storage import Storage
 
-    args = [sys.executable, "-m", "dllab", "run", "flooding", "--preset", "smoke", "--set", "train.epochs=12",
+    args = [sys.executable, "-m", "dllab", "run", "flooding", "--preset", "smoke", "--set", "train.epochs=8",
             "--set", "cnn_epochs=0", "--no-progress"]
     whole = subprocess.run([*args, "--out", str(tmp_path / "whole")], capture_output=True, text=True, timeout=300)
     assert whole.returncode == 0, whole.stderr
@@ -256,5 +256,5 @@ def test_a_killed_driver_resumes_without_rerunning_a_finished_stage(tmp_path, sh
     assert resumed.returncode == 0, resumed.stderr
     records = _records(run)
     assert records["mlp_b0"]["attempt"] == 1 and len(store.keys("stages/mlp_b0/attempts")) == 1  # not re-run
-    assert records["mlp_b0.1"]["attempt"] == 2 and 1 <= records["mlp_b0.1"]["resumed_after"]["mlp_b0.1"] < 12
+    assert records["mlp_b0.1"]["attempt"] == 2 and 1 <= records["mlp_b0.1"]["resumed_after"]["mlp_b0.1"] < 8
     assert (run / "summary.json").read_text() == (tmp_path / "whole" / "summary.json").read_text()

@@ -97,13 +97,13 @@ def test_breakpoints_exact_on_known_net():
     assert len(mit_6s898.breakpoints(net)) == 0
 
 
-def test_every_check_passes_for_seeds_0_to_9_at_smoke_sizes():
+def test_every_check_passes_for_seeds_0_to_5_at_smoke_sizes():
     import matplotlib.pyplot as plt
 
     from dllab.seeding import rng
 
     failures = []
-    for seed in range(10):  # the statistical checks' false-failure bounds are asserted below
+    for seed in range(6):  # the statistical checks' false-failure bounds are asserted below
         for name, c in load_all().items():
             r = c.fn(rng(seed, "theory", name), **c.smoke)
             plt.close("all")

@@ -228,7 +228,7 @@ def cmd_suite(args) -> int:
 def cmd_playground(args) -> int:
     from dllab.playground.server import serve
 
-    serve(host=args.host, port=args.port)
+    serve(host=args.host, port=args.port, max_sessions=args.max_sessions)
     return 0
 
 
@@ -421,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example: dllab playground --port 8765   # then open http://127.0.0.1:8765/")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
+    p.add_argument("--max-sessions", type=_bounded_int(1, 10_000), default=50, metavar="N",
+                   help="open pages served at once (default 50); one more is told the playground is full")
     p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("search", help="text-to-image search over TinyImageNet: the page, or queries here",

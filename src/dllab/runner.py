@@ -96,6 +96,10 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
             if not known:
                 raise
             raise exc from None
+        if not (resume or overrides or config_file or seed is not None):  # a preset's cost, for --dry-run
+            wall = recorder.wall_time()
+            timings.record_many(name, preset, {None: wall, "serial": (wall - recorder.stages_wall) * threads,
+                                               **{f"stage:{k}": v for k, v in recorder.stage_core_s.items()}})
         missing = [k for k in getattr(module, "SUMMARY_KEYS", {}) if k not in summary]
         if missing:
             raise DllabError(f"experiment {name} did not report the documented summary keys {missing} (a bug)")
@@ -106,10 +110,6 @@ def run_experiment(name: str, *, preset: str = "cpu", config_file: str | None = 
             error = os_error(exc, then)
             _try(lambda: recorder.fail(f"the summary or report could not be written: {error}"))
             raise error from None
-        if not (resume or overrides or config_file or seed is not None):  # a preset's cost, for --dry-run
-            wall = recorder.wall_time()
-            timings.record_many(name, preset, {None: wall, "serial": (wall - recorder.stages_wall) * threads,
-                                               **{f"stage:{k}": v for k, v in recorder.stage_core_s.items()}})
         if store is not None and store.uri != str(run_dir.resolve()):
             store.upload(run_dir, "run")  # the finished record, where the stages' files are
     finally:

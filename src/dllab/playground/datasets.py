@@ -115,7 +115,10 @@ def parse_csv(text: str, max_points: int = 20_000):
     Labels -1/+1 give a binary problem, integers 0..K-1 a K-class one, other numbers a regression. Returns
     (x, y, problem, classes) or raises DataError with the line at fault.
     """
-    rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text)) if r and any(c.strip() for c in r)]
+    except csv.Error as exc:  # a field longer than the csv module's limit, a NUL byte, ...
+        raise DataError(f"the CSV cannot be read ({exc}); give rows of x1,x2,label") from None
     if rows and not _is_number(rows[0][0]):
         rows = rows[1:]  # a header
     if not rows:

@@ -45,7 +45,7 @@ def count_regions(W: list[np.ndarray], b: list[np.ndarray], features: list[str],
 
 
 SQUARE = np.array([[LO, LO], [HI, LO], [HI, HI], [LO, HI]])
-WORK = 100_000  # polygon x neuron sign tests (about 0.5 s) before the exact count gives way to the grid
+WORK = 30_000  # polygon x neuron sign tests (about 0.3 s) before the exact count gives way to the grid
 
 
 def exact_cells(hidden, A: np.ndarray, c: np.ndarray, work: int = WORK) -> list[tuple[np.ndarray, tuple]] | None:
@@ -167,5 +167,11 @@ def grid_patterns(hidden, A: np.ndarray, c: np.ndarray, grid: int = GRID) -> np.
 
 def _grid_count(hidden, A, c, grid: int) -> int:
     """The distinct patterns on the grid: each pattern's region is convex (the network is one affine map there,
-    so its conditions are linear inequalities), hence one region per pattern seen."""
-    return int(len(np.unique(np.packbits(grid_patterns(hidden, A, c, grid), axis=1), axis=0)))
+    so its conditions are linear inequalities), hence one region per pattern seen. Patterns are compared by a
+    64-bit hash (FNV-style, one step per neuron; a collision needs two patterns among a few hundred thousand)."""
+    bits = grid_patterns(hidden, A, c, grid)
+    code = np.full(len(bits), np.uint64(14695981039346656037))
+    mult = np.uint64(1099511628211)
+    for j in range(bits.shape[1]):
+        code = (code ^ (bits[:, j].astype(np.uint64) + np.uint64(2 * j + 1))) * mult
+    return int(len(np.unique(code)))

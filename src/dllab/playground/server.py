@@ -4,15 +4,24 @@ The page sends JSON messages (``config``, ``csv``, ``play``, ``pause``, ``step``
 ``ack``); the server answers with ``state`` (the data points and the config as validated), ``update`` (epoch,
 losses, heatmaps, weights, linear regions) and ``error`` (one line, and the config key at fault when there is
 one). Training runs on the server, one epoch per update; a new update goes out once the page has acknowledged
-the previous one, so a slow page is never flooded. A bad message gets an ``error`` reply; the server never
-crashes on one.
+the previous one, so a slow page is never flooded. A bad message of any kind gets an ``error`` reply and the
+socket stays open.
+
+Classroom load: every session's training, heatmaps and region counts run in worker threads (at most one per
+core at a time), never in the event loop, so one session's heavy step stalls neither the others nor HTTP; an
+update while playing counts regions cheaply (exactly within a small work budget, else on a 200 x 200 grid), a
+pause or step with more care (a larger budget, else a 400 x 400 grid). ``max_sessions`` caps the open pages
+(one more is told the playground is full); an idle session waits on an event and costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import csv
 import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
+from dllab.environment import cpu_cores
 from dllab.errors import DllabError
 from dllab.fileio import to_jsonable
 from dllab.playground.datasets import parse_csv
@@ -71,7 +81,7 @@ class Session:
         else:  # binary outputs lie in [-1, 1]; regression targets too (plane: (x1 + x2) / 10, bumps: +-1)
             output = {"value": _b64(maps["output"]["value"], -1.0, 1.0)}
         regions = count_regions(pg.net.W, pg.net.b, pg.features, pg.cfg.activations(),
-                                grid=800 if precise else 200, work=None if precise else 5_000)
+                                grid=400 if precise else 200, work=None if precise else 5_000)
         return {"type": "update", **rec, "done": pg.done, "output": output,
                 "neurons": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["neurons"]],
                 "inputs": [_b64(n / (np.abs(n).max() or 1), -1, 1) for n in maps["inputs"]],
@@ -93,50 +103,65 @@ def _error(exc: Exception) -> dict:
     return {"type": "error", "key": None, "message": str(exc)}
 
 
-async def handle(session: Session, msg: dict, send) -> None:
-    """Apply one message from the page and send what it changes."""
+async def handle(session: Session, msg: dict, send, work) -> None:
+    """Apply one message from the page and send what it changes; ``work(fn)`` runs ``fn`` in a worker thread."""
     kind = msg.get("type")
     if kind == "config":
         if not isinstance(msg.get("config"), dict):
             raise DllabError("a config message needs a 'config' object")
         session.playing = False
-        session.configure(msg["config"])
+        await work(lambda: session.configure(msg["config"]))
         await send(session.state())
-        await send(session.update(precise=True))
+        await send(await work(lambda: session.update(precise=True)))
     elif kind == "csv":
-        x, y, problem, classes = parse_csv(str(msg.get("text", "")))
+        x, y, problem, classes = await work(lambda: parse_csv(str(msg.get("text", ""))))
         session.points = (x, y, problem, classes)
         session.playing = False
-        session.configure({"dataset": "csv"})
+        await work(lambda: session.configure({"dataset": "csv"}))
         await send(session.state())
-        await send(session.update(precise=True))
+        await send(await work(lambda: session.update(precise=True)))
     elif kind == "play":
         session.playing = not session.pg.done
     elif kind == "pause":
         session.playing = False
-        await send(session.update(precise=True))
+        await send(await work(lambda: session.update(precise=True)))
     elif kind == "step":
         session.playing = False
-        session.pg.step()
-        await send(session.update(precise=True))
+        await send(await work(lambda: (session.pg.step(), session.update(precise=True))[1]))
     elif kind == "reset":
         session.playing = False
-        session.pg.reset()
-        await send(session.update(precise=True))
+        await send(await work(lambda: (session.pg.reset(), session.update(precise=True))[1]))
     elif kind == "regenerate":
         session.playing = False
-        session.configure({"seed": session.cfg.seed + 1})
+        await work(lambda: session.configure({"seed": session.cfg.seed + 1}))
         await send(session.state())
-        await send(session.update(precise=True))
+        await send(await work(lambda: session.update(precise=True)))
     elif kind == "ack":
         session.awaiting_ack = False
     else:
-        raise DllabError(f"unknown message type {kind!r}")
+        raise DllabError(f"unknown message type {str(kind)[:40]!r}")
 
 
-def create_app() -> FastAPI:
+def _parse(text: str) -> dict:
+    if len(text) > MAX_MESSAGE:
+        raise DllabError(f"message too large ({len(text)} bytes; at most {MAX_MESSAGE})")
+    try:
+        msg = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DllabError(f"the message is not valid JSON ({exc.msg} at {exc.pos})") from None
+    except RecursionError:
+        raise DllabError("the message is nested too deeply to be a playground message") from None
+    if not isinstance(msg, dict):
+        raise DllabError("a message must be a JSON object")
+    return msg
+
+
+def create_app(max_sessions: int = 50) -> FastAPI:
     app = FastAPI(title="dllab playground")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    pool = ThreadPoolExecutor(max_workers=max(1, cpu_cores()), thread_name_prefix="playground")
+    open_sessions = {"n": 0}
+    log = logging.getLogger("dllab.playground")
 
     @app.get("/")
     def index():
@@ -153,7 +178,21 @@ def create_app() -> FastAPI:
     @app.websocket("/ws")
     async def ws(socket: WebSocket):
         await socket.accept()
+        if open_sessions["n"] >= max_sessions:
+            await socket.send_text(json.dumps({"type": "error", "key": None, "message": (
+                f"the playground is full ({max_sessions} open pages); try again in a while, or ask whoever runs "
+                "it to start it with a larger --max-sessions")}))
+            await socket.close(code=1013)
+            return
+        open_sessions["n"] += 1
+        loop = asyncio.get_running_loop()
         session = Session()
+        lock = asyncio.Lock()  # one computation of this session at a time (play loop and messages)
+        wake = asyncio.Event()  # the play loop sleeps on it: set by play and ack messages
+
+        async def work(fn):
+            async with lock:
+                return await loop.run_in_executor(pool, fn)
 
         async def send(obj: dict) -> None:
             await socket.send_text(json.dumps(to_jsonable(obj), allow_nan=False))
@@ -162,47 +201,54 @@ def create_app() -> FastAPI:
             while True:
                 text = await socket.receive_text()
                 try:
-                    if len(text) > MAX_MESSAGE:
-                        raise DllabError(f"message too large ({len(text)} bytes; at most {MAX_MESSAGE})")
-                    try:
-                        msg = json.loads(text)
-                    except json.JSONDecodeError as exc:
-                        raise DllabError(f"the message is not valid JSON ({exc.msg} at {exc.pos})") from None
-                    if not isinstance(msg, dict):
-                        raise DllabError("a message must be a JSON object")
-                    await handle(session, msg, send)
-                except (DllabError, ValidationError, ValueError, TypeError) as exc:
+                    await handle(session, _parse(text), send, work)
+                except (DllabError, ValidationError, ValueError, TypeError, RecursionError, csv.Error) as exc:
                     await send(_error(exc))
+                except WebSocketDisconnect:
+                    raise
+                except Exception as exc:  # a bug: logged with its traceback; the page gets one line
+                    log.exception("playground message failed")
+                    await send({"type": "error", "key": None,
+                                "message": f"the server could not handle that message ({type(exc).__name__})"})
+                wake.set()
+
+        def advance() -> dict:
+            session.pg.step()
+            if session.pg.done:
+                session.playing = False
+            return session.update(precise=not session.playing)
 
         async def play() -> None:
             while True:
-                if session.playing and not session.awaiting_ack:
-                    session.pg.step()
-                    if session.pg.done:
-                        session.playing = False
+                await wake.wait()
+                wake.clear()
+                while session.playing and not session.awaiting_ack:
+                    update = await work(advance)
                     session.awaiting_ack = True
-                    await send(session.update(precise=not session.playing))
-                await asyncio.sleep(0 if session.playing else 0.01)
+                    await send(update)
 
-        await send(session.state())
-        await send(session.update(precise=True))
-        tasks = [asyncio.create_task(receive()), asyncio.create_task(play())]
         try:
-            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for t in done:
-                exc = t.exception()
-                if exc is not None and not isinstance(exc, WebSocketDisconnect):
-                    raise exc
+            await send(session.state())
+            await send(await work(lambda: session.update(precise=True)))
+            tasks = [asyncio.create_task(receive()), asyncio.create_task(play())]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+                for t in done:
+                    exc = t.exception()
+                    if exc is not None and not isinstance(exc, WebSocketDisconnect):
+                        raise exc
+            finally:
+                for t in tasks:
+                    t.cancel()
         except WebSocketDisconnect:
             pass
         finally:
-            for t in tasks:
-                t.cancel()
+            open_sessions["n"] -= 1
 
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8765) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8765, max_sessions: int = 50) -> None:
     from dllab.web import serve as serve_app
 
-    serve_app(create_app(), host, port, "playground", ws_max_size=MAX_MESSAGE + 1024)
+    serve_app(create_app(max_sessions), host, port, "playground", ws_max_size=MAX_MESSAGE + 1024)
