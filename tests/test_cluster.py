@@ -33,9 +33,10 @@ def _local(tmp_path: Path, name: str, overrides: list[str], monkeypatch) -> Path
         return run_experiment("flooding", preset="smoke", overrides=overrides, out=tmp_path / name, progress=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def cluster():
-    """A head node with no CPUs (it only coordinates) and two worker nodes of 1 CPU each, all on 127.0.0.1."""
+    """A head node with no CPUs (it only coordinates) and two worker nodes of 1 CPU each, all on 127.0.0.1;
+    shared by the tests of this module (the lost-node test, which removes a node, comes last)."""
     pytest.importorskip("ray", reason="Ray tests skipped: pip install 'dllab[ray]'")
     from dllab.distributed import loopback_cluster
 
@@ -75,7 +76,7 @@ def test_a_node_lost_mid_stage_costs_at_most_an_epoch(cluster, tmp_path, shared_
     from dllab.distributed import RayExecutor
     from dllab.storage import Storage
 
-    epochs = 15
+    epochs = 10
     overrides = [*SWEEP, f"train.epochs={epochs}", "cnn_epochs=0"]
     store = Storage(str(tmp_path / "storage")).child("ray")
     outcome: dict = {}

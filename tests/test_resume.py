@@ -56,14 +56,14 @@ def rows(run_dir: Path) -> list[str]:
 # (experiment, extra --set options, where the kill lands). Every run of a case gets one core (two run side by
 # side): with two, an executor worker takes over a finished stage's core at a moment that depends on timing, which
 # changes the order of floating-point sums (README, "Seeds"), so two runs need not agree to the last bit.
+# One case per way a run resumes: the NumPy trainer's stages (scratch-mnist; scratch-cifar runs the same loop), the
+# torch loop's per-epoch checkpoint (cifar-train; mnist-logreg, flip-robustness run the same fit, and mnist-logreg's
+# damaged-checkpoint fallback is in test_bad_input.py), stages in worker processes (flooding; random-labels maps
+# the same fit the same way), the playground engine's, cifar-study's and cifar-fast's own loops, the LiT heads'.
 CASES = [
-    ("mnist-logreg", [], "checkpoint"),
     ("scratch-mnist", [], "stage"),
-    ("scratch-cifar", [], "stage"),
     ("cifar-train", [], "checkpoint"),
-    ("flip-robustness", [], "checkpoint"),
     ("flooding", [], "stage"),
-    ("random-labels", [], "stage"),
     ("playground-study", [], "stage"),
     ("cifar-study", [], "checkpoint"),  # killed after the first cell's epoch: that cell resumes, the rest run
     # killed after seed 0's first epoch (of 3, not the preset's 2): the rest of seed 0, then seed 1, after resume
@@ -98,7 +98,7 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path, shared_data, e
         assert untimed(json.loads((again / "summary.json").read_text())) == untimed(a)
 
 
-@pytest.mark.parametrize("experiment", ["linreg-mnist", "theory"])
+@pytest.mark.parametrize("experiment", ["linreg-mnist"])
 def test_rerunning_a_runs_own_config_yaml_reproduces_it(tmp_path, shared_data, experiment):
     """config.yaml says everything that ran: `dllab run X --config RUN/config.yaml` gives RUN's summary (whatever
     the default --preset says). The experiments of CASES are checked there, on their uninterrupted run, and
