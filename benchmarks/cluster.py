@@ -31,10 +31,11 @@ def main() -> None:
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = p.parse_args()
 
-    from dllab import experiments, suite
-    from dllab.costs import cluster_wall, run_cost
+    from dllab import suite
+    from dllab.costs import cluster_wall
     from dllab.distributed import RayExecutor, loopback_cluster
     from dllab.runner import run_experiment
+    from dllab.suite.plan import plan_costs
 
     b_values = [round(0.05 * i, 2) for i in range(args.b_values)]
     overrides = [f"b_values={json.dumps(b_values)}", f"train.epochs={args.epochs}", "cnn_epochs=0", "workers=2"]
@@ -64,8 +65,7 @@ def main() -> None:
     print(f"  stages ran on {figures['nodes_used']} nodes; summaries identical: "
           f"{'yes' if figures['identical'] else 'no'}")
 
-    planned = suite.plan("full")
-    costs = [run_cost(q.name, experiments.get(q.name), q.config, "full", tuple(q.needs.values())) for q in planned]
+    costs = plan_costs(suite.plan("full"), "full")
     figures["full_core_hours"] = sum(c.core_s for c in costs) / 3600
     figures["full_wall_h"] = {n: cluster_wall(costs, n, 2) / 3600 for n in (1, 8, 64)}
     sources = {c.source for c in costs}

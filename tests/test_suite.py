@@ -196,7 +196,7 @@ def test_dry_run_prints_each_run_and_the_total(tmp_path, monkeypatch):
     monkeypatch.setenv("DLLAB_CACHE", str(tmp_path / "cache"))
     suite.record_time("theory", "cpu", 42.0)
     planned = suite.plan("cpu", only=["theory", "cifar-train"])
-    text = suite.dry_run_text(planned, "cpu", jobs=2, nodes=[1], cores=2)
+    text = suite.dry_run_text(planned, "cpu", nodes=[1], cores=2)
     stated = experiments.get("cifar-train").ESTIMATE_S["cpu"]
     # a run without stages: its wall time on the developers' 2 cores, in core-seconds
     assert re.search(rf"theory\s+no stages\s+{2 * 42 / 3600:.2f} core-h\s+\(recorded\)", text)

@@ -52,14 +52,12 @@ def cmd_run(args) -> int:
         os.environ["DLLAB_DATA"] = str(Path(args.data_dir).resolve())
     if args.dry_run:
         from dllab.costs import cost_text, run_cost
-        from dllab.environment import cpu_cores
         from dllab.runner import resolve_config
 
         module, cfg = resolve_config(args.experiment, args.preset, args.config, args.set, args.seed)
         cost = run_cost(args.experiment, module, cfg, args.preset)
-        print(cost_text([cost], args.nodes or [1], args.cpus_per_node or cpu_cores(), args.gpus_per_node,
-                        f"dllab run {args.experiment} --preset {args.preset}") + ("" if args.nodes else
-                                                                                  " (this machine)"))
+        print(cost_text([cost], args.nodes, args.cpus_per_node, args.gpus_per_node,
+                        f"dllab run {args.experiment} --preset {args.preset}"))
         return 0
     from dllab.distributed import make_executor
 
@@ -211,8 +209,7 @@ def cmd_suite(args) -> int:
     if args.dry_run:
         planned = suite.plan(args.preset, args.only, args.skip, args.set,
                              Path(args.out or f"runs/suite-{args.preset}"))
-        print(suite.dry_run_text(planned, args.preset, args.jobs or 1, args.nodes, args.cpus_per_node,
-                                 args.gpus_per_node))
+        print(suite.dry_run_text(planned, args.preset, args.nodes, args.cpus_per_node, args.gpus_per_node))
         return 0
     record = suite.run_suite(preset=args.preset, only=args.only, skip=args.skip, jobs=args.jobs, out=args.out,
                              executor=args.executor, address=args.address, resume=args.resume, overrides=args.set,

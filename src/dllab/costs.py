@@ -93,9 +93,11 @@ def cluster_wall(costs: list[RunCost], nodes: int, cores: int) -> float:
     return max(finished.values(), default=0.0)
 
 
-def cost_text(costs: list[RunCost], nodes: list[int], cores: int, gpus: float = 0, title: str = "") -> str:
-    """The dry run's table: each run's stages and core-hours, then the wall time on each cluster size."""
-    from dllab.environment import cpu_info
+def cost_text(costs: list[RunCost], nodes: list[int] | None = None, cores: int | None = None, gpus: float = 0,
+              title: str = "") -> str:
+    """The dry run's table: each run's stages and core-hours, then the wall time on each cluster size of
+    ``nodes`` nodes with ``cores`` cores (None: this machine, one node of its core budget)."""
+    from dllab.environment import cpu_cores, cpu_info
     from dllab.report import duration
 
     lines = [title] if title else []
@@ -113,7 +115,9 @@ def cost_text(costs: list[RunCost], nodes: list[int], cores: int, gpus: float = 
     total = sum(c.core_s for c in costs)
     lines.append(f"total: {total / 3600:.2f} core-hours (figures of {cpu_info()['model']})")
     gpu = f", {gpus:g} GPU(s) each (not used by these estimates)" if gpus else ""
-    for n in nodes:
+    here = " (this machine)" if not nodes else ""
+    cores = cores or cpu_cores()
+    for n in nodes or [1]:
         lines.append(f"  on {n} node(s) x {cores} cores{gpu}: about {duration(cluster_wall(costs, n, cores))} "
-                     "of wall time")
+                     f"of wall time{here}")
     return "\n".join(lines)

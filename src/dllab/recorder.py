@@ -344,34 +344,31 @@ def run_stage(spec: WorkerSpec, name: str, fn: Callable, kwargs: dict) -> dict:
     t0 = time.perf_counter()
     record = {"host": socket.gethostname(), "node": _ray_node(), "pid": os.getpid(),
               "started": _dt.datetime.now().isoformat(timespec="seconds")}
+    progress = spec.progress and executor.in_parent_process()
     if spec.storage is None:
-        rec = Recorder(spec.run_dir, spec.experiment, spec.config, resume=spec.resumed,
-                       progress=spec.progress and executor.in_parent_process(), attach=True)
+        rec = Recorder(spec.run_dir, spec.experiment, spec.config, resume=spec.resumed, progress=progress,
+                       attach=True)
         result = to_jsonable(fn(rec, **kwargs))
-        return {"result": result, "record": {**record, "seconds": round(time.perf_counter() - t0, 3),
-                                             "threads": current_budget(), "resumed_after": rec.restarts}}
-    from dllab.storage import Storage
-
-    store = Storage(spec.storage).child(f"stages/{name}")
-    work = Path(tempfile.mkdtemp(prefix=f"dllab-stage-{name}-"))
-    try:
-        earlier = store.download("", work)
-        attempt = 1 + sum(1 for k in store.keys("attempts"))
-        store.put(f"attempts/{attempt}.json", json.dumps(record).encode())
-        if not (work / "metrics.jsonl").is_file():
-            atomic_write(work / "metrics.jsonl", "")
-        rec = Recorder(work, spec.experiment, spec.config, resume=spec.resumed or bool(earlier),
-                       progress=spec.progress and executor.in_parent_process(), attach=True)
-        kept = ["metrics.jsonl", "checkpoints"]  # rows first: a checkpoint never runs ahead of its rows
-        rec._on_checkpoint = lambda: store.upload(work, "", [p for k in kept for p in _files(work / k)])
-        result = to_jsonable(fn(rec, **kwargs))
-        store.upload(work, "", [p for p in _files(work) if p.parent.name != "attempts"])
-        store.put("result.json", json.dumps(result).encode())
-        return {"result": result, "record": {**record, "seconds": round(time.perf_counter() - t0, 3),
-                                             "threads": current_budget(), "attempt": attempt,
-                                             "resumed_after": rec.restarts}}
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    else:
+        store = Storage(spec.storage).child(f"stages/{name}")
+        work = Path(tempfile.mkdtemp(prefix=f"dllab-stage-{name}-"))
+        try:
+            earlier = store.download("", work)
+            record["attempt"] = 1 + len(store.keys("attempts"))
+            store.put(f"attempts/{record['attempt']}.json", json.dumps(record).encode())
+            if not (work / "metrics.jsonl").is_file():
+                atomic_write(work / "metrics.jsonl", "")
+            rec = Recorder(work, spec.experiment, spec.config, resume=spec.resumed or bool(earlier),
+                           progress=progress, attach=True)
+            kept = ["metrics.jsonl", "checkpoints"]  # rows first: a checkpoint never runs ahead of its rows
+            rec._on_checkpoint = lambda: store.upload(work, "", [p for k in kept for p in _files(work / k)])
+            result = to_jsonable(fn(rec, **kwargs))
+            store.upload(work, "", [p for p in _files(work) if p.parent.name != "attempts"])
+            store.put("result.json", json.dumps(result).encode())
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return {"result": result, "record": {**record, "seconds": round(time.perf_counter() - t0, 3),
+                                         "threads": current_budget(), "resumed_after": rec.restarts}}
 
 
 def _files(folder: Path) -> list[Path]:

@@ -12,7 +12,6 @@ temporary file and a rename, on an object store by one PUT, so a reader never se
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,7 +62,7 @@ class Storage:
 
     def child(self, prefix: str) -> Storage:
         """The storage below ``prefix``."""
-        return Storage(self._path(prefix) if not self.local else str(Path(self._root) / prefix))
+        return Storage(self._path(prefix))
 
     def put(self, key: str, data: bytes) -> None:
         if self.local:
@@ -78,10 +77,7 @@ class Storage:
                 return Path(self._path(key)).read_bytes()
             except FileNotFoundError:
                 return None
-        try:
-            return self._guard(lambda fs: fs.cat_file(self._path(key)), f"read {key}", missing_ok=True)
-        except FileNotFoundError:
-            return None
+        return self._guard(lambda fs: fs.cat_file(self._path(key)), f"read {key}", missing_ok=True)
 
     def keys(self, prefix: str = "") -> list[str]:
         """Every key below ``prefix`` (relative to this storage), sorted."""
@@ -90,7 +86,7 @@ class Storage:
             root = Path(base)
             if not root.is_dir():
                 return []
-            return sorted(str(p.relative_to(self._root)) for p in root.rglob("*") if p.is_file()
+            return sorted(p.relative_to(self._root).as_posix() for p in root.rglob("*") if p.is_file()
                           and ".tmp" not in p.name)
         def find(fs):
             fs.invalidate_cache()  # listings are cached per process; other processes write here too
@@ -138,8 +134,3 @@ class Storage:
             text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DllabError(f"storage {self.uri}: cannot {what}: {text}") from None
 
-
-def storage_from(uri: str | os.PathLike | Storage | None) -> Storage | None:
-    if uri is None or isinstance(uri, Storage):
-        return uri
-    return Storage(str(uri))

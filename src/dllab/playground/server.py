@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import csv
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -70,6 +69,11 @@ class Session:
         pg = self.pg
         return {"type": "state", "config": self.cfg.model_dump(), "problem": pg.problem, "classes": pg.classes,
                 "features": list(FEATURES), "train": _points(*pg.train), "test": _points(*pg.test)}
+
+    def after(self, change) -> dict:
+        """``change()`` (a step, a reset), then the precise update it calls for."""
+        change()
+        return self.update(precise=True)
 
     def update(self, precise: bool) -> dict:
         pg = self.pg
@@ -127,10 +131,10 @@ async def handle(session: Session, msg: dict, send, work) -> None:
         await send(await work(lambda: session.update(precise=True)))
     elif kind == "step":
         session.playing = False
-        await send(await work(lambda: (session.pg.step(), session.update(precise=True))[1]))
+        await send(await work(lambda: session.after(session.pg.step)))
     elif kind == "reset":
         session.playing = False
-        await send(await work(lambda: (session.pg.reset(), session.update(precise=True))[1]))
+        await send(await work(lambda: session.after(session.pg.reset)))
     elif kind == "regenerate":
         session.playing = False
         await work(lambda: session.configure({"seed": session.cfg.seed + 1}))
@@ -202,7 +206,7 @@ def create_app(max_sessions: int = 50) -> FastAPI:
                 text = await socket.receive_text()
                 try:
                     await handle(session, _parse(text), send, work)
-                except (DllabError, ValidationError, ValueError, TypeError, RecursionError, csv.Error) as exc:
+                except (DllabError, ValidationError, ValueError, TypeError, RecursionError) as exc:
                     await send(_error(exc))
                 except WebSocketDisconnect:
                     raise

@@ -87,15 +87,18 @@ def plan(preset: str, only: list[str] | None = None, skip: list[str] | None = No
     return planned
 
 
-def dry_run_text(planned: list[Planned], preset: str, jobs: int, nodes: list[int] | None = None,
-                 cores: int | None = None, gpus: float = 0) -> str:
+def plan_costs(planned: list[Planned], preset: str) -> list:
+    """Each planned run's :class:`dllab.costs.RunCost` (its stages' core-seconds, recorded or stated)."""
+    from dllab.costs import run_cost
+
+    return [run_cost(p.name, experiments.get(p.name), p.config, preset, tuple(p.needs.values())) for p in planned]
+
+
+def dry_run_text(planned: list[Planned], preset: str, nodes: list[int] | None = None, cores: int | None = None,
+                 gpus: float = 0) -> str:
     """Each run with its stages and core-hours, and the wall time on this machine or on clusters of ``nodes``
     nodes of ``cores`` cores (see :mod:`dllab.costs`)."""
-    from dllab.costs import cost_text, run_cost
-    from dllab.environment import cpu_cores
+    from dllab.costs import cost_text
 
-    costs = [run_cost(p.name, experiments.get(p.name), p.config, preset, tuple(p.needs.values())) for p in planned]
-    title = f"dllab suite --preset {preset}: {len(planned)} runs"
-    if not nodes:
-        return cost_text(costs, [1], cores or cpu_cores(), gpus, title) + " (this machine)"
-    return cost_text(costs, nodes, cores or cpu_cores(), gpus, title)
+    return cost_text(plan_costs(planned, preset), nodes, cores, gpus,
+                     f"dllab suite --preset {preset}: {len(planned)} runs")
