@@ -523,3 +523,107 @@ def _lattice_points_inside(poly: np.ndarray, grid: int) -> bool:
     edges = np.roll(poly, -1, axis=0) - poly
     cross = edges[:, 0] * (pts[:, None, 1] - poly[:, 1]) - edges[:, 1] * (pts[:, None, 0] - poly[:, 0])
     return bool(np.any(np.all(cross > 0, axis=1) | np.all(cross < 0, axis=1)))
+
+
+# -- the static playground: the JavaScript engine in a Web Worker -------------------------------------------------
+
+PARITY = [  # each config exercises a path of the engine: output, loss, activation, regulariser, partial batches
+    {},  # the default: circle, tanh layers [4, 2], squared error on a tanh output
+    {"dataset": "spiral", "hidden": [8, 8, 8], "batch_size": 7,  # 250 % 7: a partial batch carried over
+     "features": ["x1", "x2", "x1^2", "x2^2", "x1*x2", "sin(x1)", "sin(x2)"]},
+    {"dataset": "xor", "hidden": [6, 3], "activation": "relu", "loss": "cross_entropy", "regularization": "L2",
+     "regularization_rate": 0.01},
+    {"dataset": "gauss", "hidden": [5], "layer_activations": ["sigmoid"], "regularization": "L1",
+     "regularization_rate": 0.03, "learning_rate": 0.1, "noise": 30},
+    {"dataset": "blobs", "hidden": [6], "activation": "relu", "loss": "cross_entropy"},  # softmax, 4 classes
+    {"dataset": "plane", "hidden": [3], "activation": "linear", "batch_size": 13, "noise": 20},  # regression
+]
+
+
+@pytest.fixture(scope="module")
+def static_page(tmp_path_factory):
+    if browser.missing_reason() is not None:
+        pytest.skip(f"browser tests skipped: {browser.missing_reason()}")
+    from dllab.cli import main
+
+    site = tmp_path_factory.mktemp("site")
+    assert main(["playground", "--export", str(site)]) == 0
+    assert sorted(p.name for p in site.iterdir()) == ["engine.js", "index.html", "playground.js", "presets.js",
+                                                      "style.css"]
+    assert "/static/" not in (site / "index.html").read_text()  # relative links: it works from any folder
+    with browser.browser() as b:
+        page = b.new_page(viewport={"width": 1300, "height": 850})
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((site / "index.html").as_uri())  # from disk: no server at all
+        page.wait_for_function("window.dllab.rendered > 0")
+        assert page.evaluate("window.dllab.mode") == "static"
+        yield page, errors
+
+
+def _worker_history(page, load: dict, epochs: int) -> list[dict]:
+    return page.evaluate("""([load, epochs]) => new Promise((resolve) => {
+        const w = window.dllab.worker;
+        const listen = (e) => {
+          if (e.data.type === "history" || e.data.type === "error") { w.removeEventListener("message", listen);
+                                                                      resolve(e.data); }
+        };
+        w.addEventListener("message", listen);
+        w.postMessage(load);
+        w.postMessage({type: "step", epochs});
+        w.postMessage({type: "history"});
+    })""", [load, epochs])
+
+
+@pytest.mark.parametrize("overrides", PARITY, ids=lambda c: c.get("dataset", "default"))
+def test_the_browser_engine_trains_as_the_python_engine(static_page, overrides):
+    """The same data and initial weights trained in the page's Web Worker and in Python: every epoch's losses and
+    accuracies agree to a relative 1e-9 (float64 in both)."""
+    page, errors = static_page
+    cfg = PlaygroundConfig(**overrides)
+    pg = Playground(cfg)
+    points = lambda x, y: np.c_[x, y].tolist()  # noqa: E731
+    load = {"type": "load", "config": cfg.model_dump(), "problem": pg.problem, "classes": pg.classes,
+            "train": points(*pg.train), "test": points(*pg.test),
+            "weights": [w.tolist() for w in pg.net.W], "biases": [b.tolist() for b in pg.net.b]}
+    epochs = 25
+    got = _worker_history(page, load, epochs)
+    assert got["type"] == "history", got
+    pg.step(epochs)
+    assert len(got["history"]) == len(pg.history) == epochs
+    for js, py in zip(got["history"], pg.history, strict=True):
+        assert js["epoch"] == py["epoch"]
+        for key in ("train_loss", "test_loss", "train_acc", "test_acc"):
+            if py[key] is None:
+                assert js[key] is None
+            else:
+                assert js[key] == pytest.approx(py[key], rel=1e-9, abs=1e-300), (key, js["epoch"])
+    if cfg.regularization == "L1":
+        assert any((~a).any() for a in pg.net.alive)  # the L1 path froze weights, in both engines alike
+    assert pg.history[-1]["train_loss"] < pg.record()["train_loss"] * 10  # sanity: training ran
+    assert errors == []
+
+
+def test_the_static_page_plays_loads_csv_and_reports_bad_values(static_page, tmp_path):
+    page, errors = static_page
+    page.evaluate("location.hash = 'dataset=xor&hidden=4&activation=relu&features=x1,x2'")
+    page.wait_for_function("location.hash.includes('dataset=xor') && window.dllab.rendered > 1")
+    page.click("#step")
+    page.wait_for_function("document.getElementById('epoch').textContent === '000001'")
+    start = float(page.text_content("#test_loss"))
+    page.click("#play")
+    page.wait_for_function("Number(document.getElementById('epoch').textContent) > 40", timeout=20_000)
+    page.click("#play")
+    assert float(page.text_content("#test_loss")) < start
+    assert page.text_content("#regions").split()[0].isdigit()  # ReLU on x1, x2: regions counted in JavaScript
+    page.select_option("#presets", "spiral, features + depth")  # presets come with the site
+    page.wait_for_function("location.hash.includes('dataset=spiral')")
+    csv = tmp_path / "points.csv"
+    csv.write_text("x1,x2,label\n" + "\n".join(f"{x},{x * 0.5},{1 if x > 0 else -1}" for x in range(-5, 6)))
+    page.set_input_files("#csv", str(csv))
+    page.wait_for_function("location.hash.includes('dataset=csv')")
+    page.evaluate("location.hash = 'noise=99&dataset=gauss'")
+    page.wait_for_function("!document.getElementById('message').hidden")
+    assert "noise" in page.text_content("#message")
+    page.wait_for_function("location.hash.includes('dataset=gauss')")  # the bad key dropped, the rest applied
+    assert errors == []

@@ -223,6 +223,13 @@ def cmd_suite(args) -> int:
 
 
 def cmd_playground(args) -> int:
+    if args.export:
+        from dllab.playground.export import export_site
+
+        written = export_site(args.export)
+        print(f"static playground written to {written[0].parent}/ ({len(written)} files): open index.html, or host "
+              "the folder on any web server; training runs in the browser")
+        return 0
     from dllab.playground.server import serve
 
     serve(host=args.host, port=args.port, max_sessions=args.max_sessions)
@@ -415,11 +422,15 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the playground page (the TensorFlow Playground's data and model, trained by "
                                    "dllab's engine over a WebSocket). Open the printed address in a browser; the "
                                    "URL holds the configuration, so it can be shared.",
-                       epilog="example: dllab playground --port 8765   # then open http://127.0.0.1:8765/")
+                       epilog="examples:\n  dllab playground --port 8765   # then open http://127.0.0.1:8765/\n"
+                              "  dllab playground --export site/  # a static copy: open site/index.html")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=PORT, default=8765, help="port (default 8765)")
     p.add_argument("--max-sessions", type=_bounded_int(1, 10_000), default=50, metavar="N",
                    help="open pages served at once (default 50); one more is told the playground is full")
+    p.add_argument("--export", metavar="DIR",
+                   help="write the playground as a static site to DIR and exit: no server, the page trains in the "
+                        "browser (a JavaScript port of the engine in a Web Worker); host DIR anywhere")
     p.set_defaults(func=cmd_playground)
 
     p = sub.add_parser("search", help="text-to-image search over TinyImageNet: the page, or queries here",

@@ -124,8 +124,9 @@ async def handle(session: Session, msg: dict, send, work) -> None:
         await work(lambda: session.configure({"dataset": "csv"}))
         await send(session.state())
         await send(await work(lambda: session.update(precise=True)))
-    elif kind == "play":
+    elif kind == "play":  # an update the page never acknowledged (it paused meanwhile) is not waited for
         session.playing = not session.pg.done
+        session.awaiting_ack = False
     elif kind == "pause":
         session.playing = False
         await send(await work(lambda: session.update(precise=True)))

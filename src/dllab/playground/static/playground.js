@@ -1,5 +1,7 @@
-// dllab playground: a view on the Python engine. The page keeps the configuration in the URL, sends changes
-// over a WebSocket, and draws what the server sends back. No build step.
+// dllab playground: a view on the engine. The page keeps the configuration in the URL, sends changes as
+// messages and draws the updates that come back: over a WebSocket from the Python engine (`dllab playground`),
+// or from the JavaScript engine in a Web Worker (engine.js, the static site of `dllab playground --export`);
+// both speak one protocol. No build step.
 "use strict";
 
 const DATASETS = ["circle", "xor", "gauss", "spiral", "plane", "multi-gaussian", "blobs", "spiral3"];
@@ -13,7 +15,8 @@ const $ = (id) => document.getElementById(id);
 
 let socket = null, config = null, pending = {}, info = {problem: "classification", classes: 1};
 let points = {train: [], test: []}, last = null, history = [], playing = false, featureNames = [];
-window.dllab = {rendered: 0, updates: 0, errors: []};  // read by the tests and the benchmark
+const STATIC = typeof dllabEngine === "function";  // engine.js is loaded: the exported site, no server
+window.dllab = {rendered: 0, updates: 0, errors: [], mode: STATIC ? "static" : "server"};  // read by tests, benchmark
 
 // -- messages and the URL ----------------------------------------------------------------------------------
 function showMessage(text) {
@@ -47,7 +50,8 @@ function writeHash() {
 }
 
 function send(obj) {
-  if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj));
+  if (STATIC) socket.postMessage(obj);
+  else if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(obj));
   else showMessage("not connected to the playground server; reconnecting...");
 }
 
@@ -56,7 +60,24 @@ function change(patch) {  // any control: the server rebuilds the data/network f
   send({type: "config", config: patch});
 }
 
+function onMessage(msg) {
+  if (msg.type === "state") onState(msg);
+  else if (msg.type === "update") onUpdate(msg);
+  else if (msg.type === "error") onError(msg);
+}
+
+function startWorker() {  // the engine's source as a Blob: a worker that starts from file:// too
+  const source = `(${dllabEngine.toString()})(self);`;
+  socket = new Worker(URL.createObjectURL(new Blob([source], {type: "text/javascript"})));
+  window.dllab.worker = socket;
+  socket.onmessage = (event) => onMessage(event.data);
+  socket.onerror = (event) => showMessage(`the playground's engine failed: ${event.message}`);
+  const fromUrl = parseHash();
+  if (Object.keys(fromUrl).length) change(fromUrl);
+}
+
 function connect() {
+  if (STATIC) return startWorker();
   const proto = window.location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${proto}://${window.location.host}/ws`);
   socket.onopen = () => {
@@ -67,9 +88,7 @@ function connect() {
   socket.onmessage = (event) => {
     let msg;
     try { msg = JSON.parse(event.data); } catch (e) { showMessage("unreadable message from the server"); return; }
-    if (msg.type === "state") onState(msg);
-    else if (msg.type === "update") onUpdate(msg);
-    else if (msg.type === "error") onError(msg);
+    onMessage(msg);
   };
   socket.onclose = () => {
     setPlaying(false);
@@ -124,7 +143,8 @@ function setPlaying(on) {
 }
 
 // -- drawing -------------------------------------------------------------------------------------------------
-function decode(b64) {
+function decode(b64) {  // heatmap bytes: base64 from the server, a Uint8Array from the worker
+  if (typeof b64 !== "string") return b64;
   const s = atob(b64), out = new Uint8Array(s.length);
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
@@ -137,18 +157,25 @@ function colour(q, discretize) {  // q in 0..255 over [-1, 1]: orange - white - 
   return [mid[0] + (c[0] - mid[0]) * a, mid[1] + (c[1] - mid[1]) * a, mid[2] + (c[2] - mid[2]) * a];
 }
 
-function paint(canvas, values, n, classes, confidence, discretize) {
-  const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n);
+const PALETTE = [false, true].map((discretize) => Array.from({length: 256}, (_, q) => colour(q, discretize)));
+const offscreen = {};
+
+function paint(canvas, values, n, classes, confidence, discretize) {  // one byte per cell -> colours
+  const ctx = canvas.getContext("2d"), img = ctx.createImageData(n, n), data = img.data;
+  const palette = PALETTE[discretize ? 1 : 0];
   for (let i = 0; i < n * n; i++) {
     let c;
     if (classes) {
-      const base = CLASS_COLOURS[values[i] % CLASS_COLOURS.length], a = discretize ? 1 : confidence[i] / 255;
-      c = [255 + (base[0] - 255) * a * 0.8, 255 + (base[1] - 255) * a * 0.8, 255 + (base[2] - 255) * a * 0.8];
-    } else c = colour(values[i], discretize);
-    img.data.set([c[0], c[1], c[2], 255], 4 * i);
+      const base = CLASS_COLOURS[values[i] % CLASS_COLOURS.length], a = discretize ? 0.8 : 0.8 * confidence[i] / 255;
+      c = [255 + (base[0] - 255) * a, 255 + (base[1] - 255) * a, 255 + (base[2] - 255) * a];
+    } else c = palette[values[i]];
+    data[4 * i] = c[0];
+    data[4 * i + 1] = c[1];
+    data[4 * i + 2] = c[2];
+    data[4 * i + 3] = 255;
   }
-  const off = document.createElement("canvas");
-  off.width = off.height = n;
+  if (canvas.width === n && canvas.height === n) return ctx.putImageData(img, 0, 0);
+  const off = offscreen[n] || (offscreen[n] = Object.assign(document.createElement("canvas"), {width: n, height: n}));
   off.getContext("2d").putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(off, 0, 0, canvas.width, canvas.height);
@@ -199,13 +226,15 @@ function drawChart() {
   }
 }
 
-function drawNetwork() {
-  if (!last || !config) return;
-  const net = $("net"), svg = $("links");
+let netKey = null, netCanvases = [], netLines = [];
+
+function buildNetwork(sizes, layerActs) {  // the columns, neuron canvases and weight lines: once per shape
+  const net = $("net"), svg = $("links"), ns = "http://www.w3.org/2000/svg";
   for (const el of net.querySelectorAll(".col")) el.remove();
-  const sizes = [featureNames.length, ...config.hidden, info.classes > 1 ? info.classes : 1];
+  svg.replaceChildren();
+  netCanvases = [];
+  netLines = [];
   const width = net.clientWidth || 600, colW = width / sizes.length, pos = {};
-  const layerActs = config.layer_activations || config.hidden.map(() => config.activation);
   sizes.forEach((n, layer) => {
     const col = document.createElement("div");
     col.className = "col";
@@ -236,13 +265,12 @@ function drawNetwork() {
         wrap.appendChild(label);
         cv.dataset.feature = featureNames[j];
         const k = config.features.indexOf(featureNames[j]);
-        if (k >= 0) paint(cv, decode(last.inputs[k]), last.neuron_density, false, null, false);
+        if (k >= 0) netCanvases.push([cv, "inputs", k]);
       } else if (layer < sizes.length - 1) {
-        const idx = sizes.slice(1, layer).reduce((a, b) => a + b, 0) + j;
-        paint(cv, decode(last.neurons[idx]), last.neuron_density, false, null, false);
+        netCanvases.push([cv, "neurons", sizes.slice(1, layer).reduce((a, b) => a + b, 0) + j]);
       } else {
         cv.width = cv.height = 40;  // the output neuron shows the decision heatmap
-        cv.getContext("2d").drawImage($("heatmap"), 0, 0, 40, 40);
+        netCanvases.push([cv, "output", 0]);
       }
       wrap.appendChild(cv);
       col.appendChild(wrap);
@@ -251,19 +279,42 @@ function drawNetwork() {
     net.appendChild(col);
   });
   net.style.height = `${3.2 * 16 + 12 + Math.max(...sizes) * 52 + 10}px`;
-  // weights: the links between active inputs and the next layer
+  // weights: one line per link between active inputs and the next layer, restyled on every update
   const active = featureNames.map((f) => config.features.indexOf(f));
-  let lines = "";
-  last.weights.forEach((W, layer) => {
-    W.forEach((row, i) => row.forEach((w, j) => {
-      const from = layer === 0 ? active.indexOf(i) : i;
-      const a = pos[`${layer}:${from}`], b = pos[`${layer + 1}:${j}`];
-      if (!a || !b || !last.alive[layer][i][j]) return;
-      const widthPx = Math.min(6, 0.4 + Math.abs(w) * 2), col = w < 0 ? "#f59322" : "#0877bd";
-      lines += `<line x1="${a[0]}" y1="${a[1]}" x2="${b[0] - 40}" y2="${b[1]}" stroke="${col}" stroke-width="${widthPx.toFixed(2)}" opacity="0.75"><title>${w.toFixed(3)}</title></line>`;
-    }));
-  });
-  svg.innerHTML = lines;
+  for (let layer = 0; layer + 1 < sizes.length; layer++) {
+    const nIn = layer === 0 ? config.features.length : sizes[layer];
+    for (let i = 0; i < nIn; i++) for (let j = 0; j < sizes[layer + 1]; j++) {
+      const a = pos[`${layer}:${layer === 0 ? active.indexOf(i) : i}`], b = pos[`${layer + 1}:${j}`];
+      if (!a || !b) continue;
+      const line = document.createElementNS(ns, "line");
+      for (const [k, v] of [["x1", a[0]], ["y1", a[1]], ["x2", b[0] - 40], ["y2", b[1]], ["opacity", 0.75]]) line.setAttribute(k, v);
+      line.appendChild(document.createElementNS(ns, "title"));
+      svg.appendChild(line);
+      netLines.push([line, layer, i, j]);
+    }
+  }
+}
+
+function drawNetwork() {
+  if (!last || !config) return;
+  const sizes = [featureNames.length, ...config.hidden, info.classes > 1 ? info.classes : 1];
+  const layerActs = config.layer_activations || config.hidden.map(() => config.activation);
+  const key = JSON.stringify([sizes, config.features, layerActs, featureNames, $("net").clientWidth, last.neuron_density]);
+  if (key !== netKey) {
+    buildNetwork(sizes, layerActs);
+    netKey = key;
+  }
+  for (const [cv, kind, k] of netCanvases) {
+    if (kind === "output") cv.getContext("2d").drawImage($("heatmap"), 0, 0, 40, 40);
+    else paint(cv, decode(last[kind][k]), last.neuron_density, false, null, false);
+  }
+  for (const [line, layer, i, j] of netLines) {
+    const w = last.weights[layer][i][j];
+    line.setAttribute("stroke", w < 0 ? "#f59322" : "#0877bd");
+    line.setAttribute("stroke-width", Math.min(6, 0.4 + Math.abs(w) * 2).toFixed(2));
+    line.style.display = last.alive[layer][i][j] ? "" : "none";
+    line.firstChild.textContent = w.toFixed(3);
+  }
   $("n_weights").textContent = last.weights.reduce((s, W) => s + W.length * (W[0] ? W[0].length : 0), 0);
 }
 
@@ -275,18 +326,18 @@ function onUpdate(msg) {
     history.push({epoch: msg.epoch, train_loss: msg.train_loss, test_loss: msg.test_loss});
   if (history.length > 600) history = history.filter((_, i) => i % 2 === 0);
   if (msg.done) setPlaying(false);
-  requestAnimationFrame(() => {
-    $("epoch").textContent = String(msg.epoch).padStart(6, "0");
-    $("train_loss").textContent = msg.train_loss == null ? "-" : msg.train_loss.toFixed(3);
-    $("test_loss").textContent = msg.test_loss == null ? "-" : msg.test_loss.toFixed(3);
-    $("accuracy").textContent = msg.test_acc == null ? "" : ` · test accuracy ${(100 * msg.test_acc).toFixed(1)}%`;
-    $("regions").textContent = msg.regions ? `${msg.regions.regions} (${msg.regions.method})` : "n/a";
-    drawHeatmap();  // first: the output neuron copies it
-    drawChart();
-    drawNetwork();
-    window.dllab.rendered++;
-    if (playing) send({type: "ack"});
-  });
+  // drawn at once, not at the next animation frame: canvases and text take every update, the screen shows the
+  // latest at each refresh, and training is not held to the display's 60 Hz
+  $("epoch").textContent = String(msg.epoch).padStart(6, "0");
+  $("train_loss").textContent = msg.train_loss == null ? "-" : msg.train_loss.toFixed(3);
+  $("test_loss").textContent = msg.test_loss == null ? "-" : msg.test_loss.toFixed(3);
+  $("accuracy").textContent = msg.test_acc == null ? "" : ` · test accuracy ${(100 * msg.test_acc).toFixed(1)}%`;
+  $("regions").textContent = msg.regions ? `${msg.regions.regions} (${msg.regions.method})` : "n/a";
+  drawHeatmap();  // first: the output neuron copies it
+  drawChart();
+  drawNetwork();
+  window.dllab.rendered++;
+  if (playing) send({type: "ack"});
 }
 
 // -- controls ------------------------------------------------------------------------------------------------
@@ -358,7 +409,8 @@ function setup() {
     if (!file) return;
     try { change(JSON.parse(await file.text())); } catch (err) { showMessage(`the file is not valid JSON: ${err.message}`); }
   };
-  fetch("/api/presets").then((r) => r.json()).then((presets) => {
+  const presets = STATIC ? Promise.resolve(window.DLLAB_PRESETS) : fetch("/api/presets").then((r) => r.json());
+  presets.then((presets) => {
     for (const [name, p] of Object.entries(presets)) {
       const o = document.createElement("option");
       o.value = name;
