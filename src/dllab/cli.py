@@ -237,24 +237,26 @@ def cmd_playground(args) -> int:
 
 
 def _search_encoders(args) -> dict:
+    """name -> a function that loads (or, for LiT without --lit-model, trains once) that encoder."""
+    from functools import partial
+
     from dllab.search.encoders import load_encoder
 
-    out = {}
-    for name in args.encoder or ["lit"]:
-        out[name] = load_encoder(name, clip_model=args.clip_model, lit_model=args.lit_model)
-    return out
+    return {name: partial(load_encoder, name, clip_model=args.clip_model, lit_model=args.lit_model)
+            for name in args.encoder or ["lit"]}
 
 
 def cmd_search(args) -> int:
-    from dllab.search.server import open_library, serve
+    from dllab.search.server import serve, start_library
 
     if args.data_dir:
         import os
 
         os.environ["DLLAB_DATA"] = args.data_dir
     if args.action == "serve":
-        print("dllab search: embedding and indexing the gallery (cached after the first time) ...", flush=True)
-        library = open_library(_search_encoders(args), val_per_class=args.per_class)
+        library = start_library(_search_encoders(args), val_per_class=args.per_class)
+        print("dllab search: the page answers at once; the index is built in the background (the page shows its "
+              "progress; embeddings are cached, so later starts are quick)", flush=True)
         serve(library, host=args.host, port=args.port)
         return 0
     if not args.query:
@@ -263,8 +265,8 @@ def cmd_search(args) -> int:
     from dllab.search.galleries import validation_set
 
     _, images, labels, names, _ = validation_set(args.per_class)
-    for enc_name, enc in _search_encoders(args).items():
-        engine = SearchEngine.build(enc, images, labels, names)
+    for enc_name, make in _search_encoders(args).items():
+        engine = SearchEngine.build(make(), images, labels, names)
         for q in args.query:
             hits = engine.text(q, args.k)
             print(f"{q!r} ({enc_name}): " + ", ".join(f"#{h.id} {h.name} ({h.distance:.3f})" for h in hits))

@@ -1,17 +1,40 @@
-"""Progress bars for long loops (rich), shown on a terminal and in Jupyter, silent elsewhere."""
+"""Progress bars for long loops (rich), shown on a terminal and in Jupyter, silent elsewhere; and progress
+listeners, which see every bar whether it is drawn or not (a page that shows what a server is building)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+
+# listener(bar, finished): called on every start, step and end of a bar (``bar.description``, ``completed``,
+# ``total``, ``started``: a perf_counter time)
+_LISTENERS: list[Callable] = []
+_LOCK = threading.Lock()
+
+
+@contextmanager
+def listening(listener: Callable) -> Iterator[None]:
+    """Call ``listener(bar, finished)`` for every progress bar of this process while the block runs (bars of any
+    thread, drawn or silent)."""
+    with _LOCK:
+        _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _LISTENERS.remove(listener)
 
 
 class Progress:
     """A thin wrapper over rich's progress bar with named live fields (loss, accuracy, ...)."""
 
     def __init__(self, description: str, total: int | None, enabled: bool = True):
-        self.enabled = enabled
+        self.enabled, self.description, self.total = enabled, description, total
+        self.completed, self.started = 0, time.perf_counter()
+        self._tell(False)
         if not enabled:
             return
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -29,17 +52,26 @@ class Progress:
             return {}
         return {"info": "  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())}
 
+    def _tell(self, finished: bool) -> None:
+        for listener in list(_LISTENERS):
+            listener(self, finished)
+
     def advance(self, n: int = 1, **fields: float) -> None:
         """Move the bar on by ``n`` steps, showing ``fields`` if given."""
+        self.completed += n
+        self._tell(False)
         if self.enabled:
             self._rich.update(self._task, advance=n, **self._info(fields))
 
     def update(self, completed: int, **fields: float) -> None:
         """Set the bar to ``completed`` steps and show ``fields`` (e.g. loss=0.3)."""
+        self.completed = completed
+        self._tell(False)
         if self.enabled:
             self._rich.update(self._task, completed=completed, **self._info(fields))
 
     def close(self) -> None:
+        self._tell(True)
         if self.enabled:
             self._rich.stop()
 

@@ -14,6 +14,8 @@ async function api(url, options) {
   try { body = await response.json(); } catch (e) { body = null; }
   if (!response.ok) {
     const detail = body && body.detail;
+    if (Array.isArray(detail))  // FastAPI's 422: one entry per bad parameter
+      throw new Error(detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; "));
     throw new Error(typeof detail === "string" ? detail : `request failed (${response.status})`);
   }
   return body;
@@ -47,10 +49,11 @@ function card(hit) {
   return div;
 }
 
-function render(title, hits, seconds) {
+function render(title, body, seconds) {
   $("results-title").textContent = title;
-  $("results").replaceChildren(...hits.map(card));
-  $("status").textContent = `${hits.length} results in ${(seconds * 1000).toFixed(0)} ms`;
+  $("results").replaceChildren(...body.results.map(card));
+  const partial = body.of ? ` (over the ${body.searched.toLocaleString()} of ${body.of.toLocaleString()} images embedded so far)` : "";
+  $("status").textContent = `${body.results.length} results in ${(seconds * 1000).toFixed(0)} ms${partial}`;
   showError("");
 }
 
@@ -58,7 +61,7 @@ async function run(title, request) {
   const t0 = performance.now();
   try {
     const body = await request();
-    render(title, body.results, (performance.now() - t0) / 1000);
+    render(title, body, (performance.now() - t0) / 1000);
   } catch (e) {
     showError(e.message);
   }
@@ -84,15 +87,41 @@ async function gallery() {
   }
 }
 
-async function init() {
-  const info = await api("/api/info");
-  $("source").textContent = `${info.n_images} images, ${info.n_labels} labels. ${info.source}`;
+function showBuild(status) {  // what a fresh server is building: a line and a bar, until it is ready
+  const box = $("build");
+  box.hidden = status.state === "ready";
+  $("build-text").textContent = status.message;
+  $("build-bar").hidden = !status.total;
+  if (status.total) { $("build-bar").max = status.total; $("build-bar").value = status.done; }
+}
+
+function applyInfo(info) {
+  const n = info.n_images === null ? "" : `${info.n_images.toLocaleString()} images, ${info.n_labels} labels. `;
+  $("source").textContent = `${n}${info.source}`;
   for (const [select, values] of [["encoder", info.encoders], ["index", info.indexes]]) {
-    $(select).replaceChildren(...values.map((v) => new Option(v, v)));
+    const keep = $(select).value;
+    if ([...$(select).options].map((o) => o.value).join() !== values.join()) {
+      $(select).replaceChildren(...values.map((v) => new Option(v, v)));
+      if (values.includes(keep)) $(select).value = keep;
+    }
   }
   $("k").max = info.max_k;
+  showBuild(info.status);
+}
+
+async function watchBuild() {  // poll while the server builds; the gallery appears once the images are loaded
+  let galleryShown = false;
+  for (;;) {
+    const info = await api("/api/info");
+    applyInfo(info);
+    if (!galleryShown && info.n_images !== null) { galleryShown = true; await gallery(); }
+    if (info.status.state !== "building") return info;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+async function init() {
   const url = new URLSearchParams(location.search);
-  for (const key of ["k", "encoder", "index"]) if (url.get(key)) $(key).value = url.get(key);
   $("query-form").addEventListener("submit", (event) => {
     event.preventDefault();
     search($("q").value);
@@ -102,7 +131,11 @@ async function init() {
     if (file) run(`Images like ${file.name}`, () => api(`/api/search-image?${params()}`, { method: "POST", body: file }));
   });
   $("shuffle").addEventListener("click", () => { gallerySeed += 1; gallery(); });
-  await gallery();
+  const info = await api("/api/info");
+  applyInfo(info);
+  for (const key of ["k", "encoder", "index"]) if (url.get(key)) $(key).value = url.get(key);
+  if (info.status.state === "building") watchBuild().catch((e) => showError(e.message));
+  else await gallery();
   if (url.get("q")) { $("q").value = url.get("q"); await search(url.get("q")); }
 }
 
