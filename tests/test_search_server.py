@@ -350,7 +350,7 @@ def test_the_search_api_under_schemathesis(api_schema):
         @given(case=op.as_strategy())
         @settings(max_examples=50, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
-        def check(case, skip=skip):
+        def check(case, skip):
             case.call_and_validate(excluded_checks=skip)
 
-        check()
+        check(skip=skip)
