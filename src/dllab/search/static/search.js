@@ -14,9 +14,11 @@ async function api(url, options) {
   try { body = await response.json(); } catch (e) { body = null; }
   if (!response.ok) {
     const detail = body && body.detail;
-    if (Array.isArray(detail))  // FastAPI's 422: one entry per bad parameter
-      throw new Error(detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; "));
-    throw new Error(typeof detail === "string" ? detail : `request failed (${response.status})`);
+    const error = new Error(Array.isArray(detail)  // FastAPI's 422: one entry per bad parameter
+      ? detail.map((d) => `${(d.loc || []).slice(-1)[0]}: ${d.msg}`).join("; ")
+      : typeof detail === "string" ? detail : `request failed (${response.status})`);
+    error.status = response.status;
+    throw error;
   }
   return body;
 }
@@ -57,13 +59,20 @@ function render(title, body, seconds) {
   showError("");
 }
 
+let waiting = null;  // a query made while the index is being built: it runs once images are embedded
+
 async function run(title, request) {
   const t0 = performance.now();
   try {
     const body = await request();
     render(title, body, (performance.now() - t0) / 1000);
   } catch (e) {
-    showError(e.message);
+    if (e.status === 503) {  // still building: say so once (the progress line is above), and retry when it can
+      waiting = () => run(title, request);
+      $("status").textContent = "This search runs as soon as the first images are embedded.";
+      showError("");
+      watchBuild().catch((err) => showError(err.message));
+    } else showError(e.message);
   }
 }
 
@@ -109,14 +118,26 @@ function applyInfo(info) {
   showBuild(info.status);
 }
 
+let watching = false, galleryShown = false;
+
 async function watchBuild() {  // poll while the server builds; the gallery appears once the images are loaded
-  let galleryShown = false;
-  for (;;) {
-    const info = await api("/api/info");
-    applyInfo(info);
-    if (!galleryShown && info.n_images !== null) { galleryShown = true; await gallery(); }
-    if (info.status.state !== "building") return info;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+  if (watching) return;
+  watching = true;
+  try {
+    for (;;) {
+      const info = await api("/api/info");
+      applyInfo(info);
+      if (!galleryShown && info.n_images !== null) { galleryShown = true; await gallery(); }
+      if (waiting && (info.status.state !== "building" || Object.values(info.status.indexed).some((n) => n > 0))) {
+        const retry = waiting;
+        waiting = null;
+        await retry();
+      }
+      if (info.status.state !== "building") return;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  } finally {
+    watching = false;
   }
 }
 
@@ -135,7 +156,7 @@ async function init() {
   applyInfo(info);
   for (const key of ["k", "encoder", "index"]) if (url.get(key)) $(key).value = url.get(key);
   if (info.status.state === "building") watchBuild().catch((e) => showError(e.message));
-  else await gallery();
+  else { galleryShown = true; await gallery(); }
   if (url.get("q")) { $("q").value = url.get("q"); await search(url.get("q")); }
 }
 
