@@ -107,7 +107,7 @@ def _full_disk(after: int, *args) -> tuple:
 
 
 def test_a_disk_that_fills_at_any_write_is_one_line_and_never_a_finished_run(tmp_path, shared_data):
-    args = ["run", "theory", "--preset", "smoke", "--no-progress"]
+    args = ["run", "linreg-mnist", "--preset", "smoke", "--no-progress"]  # writes what any run writes, in 5 s
     rc, lines, total = _full_disk(10_000, *args, "--out", str(tmp_path / "whole"))
     assert rc == 0 and total > 10
     for after in (0, total // 2, total - 1):
@@ -119,7 +119,7 @@ def test_a_disk_that_fills_at_any_write_is_one_line_and_never_a_finished_run(tmp
             status = json.loads((out / "env.json").read_text())["status"]
             assert status != "finished" or (out / "report.html").is_file(), after
         if (out / "config.yaml").is_file():  # there is a run to continue: space is back, --resume finishes it
-            res = dllab("run", "theory", "--out", str(out), "--resume", "--no-progress")
+            res = dllab("run", "linreg-mnist", "--out", str(out), "--resume", "--no-progress")
             assert res.returncode == 0, (after, res.stderr)
             assert (out / "summary.json").read_text() == (tmp_path / "whole" / "summary.json").read_text()
 

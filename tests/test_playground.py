@@ -506,8 +506,9 @@ def test_exact_regions_agree_with_an_800_grid_on_random_deep_networks(sizes):
         assert sum(_area(p) for p, _ in cells) == pytest.approx(144.0, abs=1e-9)  # they tile the square
         for poly, pattern in cells:  # each piece's centre has that piece's pattern
             assert _forward_pattern(hidden, poly.mean(axis=0)) == pattern
-        seen = {tuple(bool(v) for v in row) for row in np.unique(grid_patterns(hidden, np.eye(2), np.zeros(2),
-                                                                                800), axis=0)}
+        bits = grid_patterns(hidden, np.eye(2), np.zeros(2), 800)  # (640,000, neurons): one integer per row
+        codes = np.unique(bits.astype(np.int64) @ (1 << np.arange(bits.shape[1], dtype=np.int64)))
+        seen = {tuple(bool(c >> j & 1) for j in range(bits.shape[1])) for c in codes.tolist()}
         assert seen <= set(patterns)  # the grid finds no region the exact count lacks
         for poly, p in cells:  # a region the grid lacks holds none of its points: it fell between them
             if p not in seen:
