@@ -439,7 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt,
                        description="serve: the search page (query box, k, encoder and index, results with labels and "
                                    "distances, more like this, search by an uploaded image, a random gallery) over "
-                                   "the 10,000 TinyImageNet validation images. query TEXT...: print the top k here. "
+                                   "the 10,000 TinyImageNet validation images; the page answers at once and shows "
+                                   "what is being built (on a fresh machine: the LiT heads, then the embeddings), "
+                                   "searching the images embedded so far. query TEXT...: print the top k here. "
                                    "Embeddings are cached, so only the first start embeds.",
                        epilog="examples: dllab search serve --port 8766   # then open http://127.0.0.1:8766/\n"
                               "          dllab search query 'a red car' 'a school bus' -k 5")
