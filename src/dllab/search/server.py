@@ -208,13 +208,17 @@ class Library:
             raise HTTPException(400, f"unknown index {kind!r}; this server has: {', '.join(self.kinds)}")
         engine = self.engines.get((encoder, kind)) or self.partial.get(encoder)
         if engine is None:
-            raise HTTPException(503, self.status()["message"], headers={"Retry-After": "5"})
+            raise self.not_ready()
         return engine
 
     def gallery_ready(self) -> int:
         if self.images is None:
-            raise HTTPException(503, self.status()["message"], headers={"Retry-After": "5"})
+            raise self.not_ready()
         return len(self.images)
+
+    def not_ready(self, what: str = "") -> HTTPException:
+        """503 with what is being built, and when to ask again."""
+        return HTTPException(503, f"{what}{self.status()['message']}", headers={"Retry-After": "5"})
 
 
 def _duration(seconds: float) -> str:
@@ -394,8 +398,7 @@ def create_app(library: Library, workers: int | None = None) -> FastAPI:
             raise HTTPException(404, f"no image with id {item}; ids run from 0 to {n - 1}")
         engine = library.engine(encoder, index)
         if item >= len(engine.images):
-            raise HTTPException(503, f"image {item} is not embedded yet; {library.status()['message']}",
-                                headers={"Retry-After": "5"})
+            raise library.not_ready(f"image {item} is not embedded yet; ")
         k = check_k(k, len(engine.images))
         return answer(engine, await work(engine.similar, item, k), id=item,
                       label=library.class_names[int(library.labels[item])])
