@@ -231,6 +231,7 @@ class Playground:
         """Train ``epochs`` epochs; return the latest record (epoch, losses, accuracies)."""
         x, y = self.train
         bs = self.cfg.batch_size
+        rec = None
         for _ in range(epochs):
             if self.cfg.max_epochs is not None and self.epoch >= self.cfg.max_epochs:
                 break
@@ -246,8 +247,9 @@ class Playground:
             if full_end < len(x):
                 self._carry = (x[full_end:], y[full_end:])
             self.epoch += 1
-            self.history.append(self.record())
-        return self.record()
+            rec = self.record()
+            self.history.append(rec)
+        return dict(rec) if rec is not None else self.record()
 
     def record(self) -> dict:
         return {"epoch": self.epoch, "train_loss": self.loss(*self.train), "test_loss": self.loss(*self.test),

@@ -71,13 +71,14 @@ class Session:
                 "features": list(FEATURES), "train": _points(*pg.train), "test": _points(*pg.test)}
 
     def after(self, change) -> dict:
-        """``change()`` (a step, a reset), then the precise update it calls for."""
-        change()
-        return self.update(precise=True)
+        """``change()`` (a step, a reset), then the precise update it calls for (with the record a step
+        returns)."""
+        return self.update(precise=True, rec=change())
 
-    def update(self, precise: bool) -> dict:
+    def update(self, precise: bool, rec: dict | None = None) -> dict:
+        """The page's update; ``rec``: the current epoch's record when the caller has it (a step returns it)."""
         pg = self.pg
-        rec = pg.record()
+        rec = rec or pg.record()
         maps = pg.heatmaps(DENSITY, NEURON_DENSITY)
         if pg.classes > 1:
             output = {"class": base64.b64encode(maps["output"]["class"].tobytes()).decode(),
@@ -218,10 +219,10 @@ def create_app(max_sessions: int = 50) -> FastAPI:
                 wake.set()
 
         def advance() -> dict:
-            session.pg.step()
+            rec = session.pg.step()
             if session.pg.done:
                 session.playing = False
-            return session.update(precise=not session.playing)
+            return session.update(precise=not session.playing, rec=rec)
 
         async def play() -> None:
             while True:

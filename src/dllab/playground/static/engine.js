@@ -467,6 +467,7 @@ function dllabEngine(self) {
 
     step(epochs = 1) {
       const set = this.train, bs = this.cfg.batch_size, f = this.features.length;
+      let rec = null;
       for (let e = 0; e < epochs && !this.done; e++) {
         let start = 0;
         if (this.carry && set.n) {  // the leftover examples join this epoch's first batch
@@ -480,9 +481,10 @@ function dllabEngine(self) {
         if (fullEnd < set.n)
           this.carry = {inputs: set.inputs.slice(fullEnd * f), y: set.y.slice(fullEnd), n: set.n - fullEnd};
         this.epoch++;
-        this.history.push(this.record());
+        rec = this.record();
+        this.history.push(rec);
       }
-      return this.record();
+      return rec ? {...rec} : this.record();
     }
 
     get done() { return this.cfg.max_epochs !== null && this.epoch >= this.cfg.max_epochs; }
@@ -629,9 +631,9 @@ function dllabEngine(self) {
   let cfg = validate({}), points = null, pg = new Playground(cfg), playing = false, awaitingAck = false, ahead = null;
 
   const rows = (W, nIn, nOut) => Array.from({length: nIn}, (_, i) => Array.from(W.subarray(i * nOut, (i + 1) * nOut)));
-  function update(precise) {
+  function update(precise, rec = null) {  // rec: the current epoch's record when a step just returned it
     const net = pg.net, sizes = net.sizes;
-    return {type: "update", ...pg.record(), done: pg.done, ...pg.heatmaps(DENSITY, NEURON_DENSITY),
+    return {type: "update", ...(rec || pg.record()), done: pg.done, ...pg.heatmaps(DENSITY, NEURON_DENSITY),
             weights: net.W.map((W, l) => rows(W, sizes[l], sizes[l + 1])), biases: net.b.map((b) => Array.from(b)),
             alive: net.alive.map((a, l) => rows(a, sizes[l], sizes[l + 1])), regions: countRegions(pg, precise),
             density: DENSITY, neuron_density: NEURON_DENSITY};
@@ -649,9 +651,9 @@ function dllabEngine(self) {
   }
   const post = (msg) => self.postMessage(msg);
   function advance() {  // one epoch while playing
-    pg.step();
+    const rec = pg.step();
     if (pg.done) playing = false;
-    return update(!playing);
+    return update(!playing, rec);
   }
   function sendNext() {  // post the next update, then compute the one after it while the page draws this one
     awaitingAck = true;
@@ -690,8 +692,7 @@ function dllabEngine(self) {
       post(update(true));
     } else if (kind === "step") {
       playing = false;
-      pg.step(Math.max(1, Math.min(10000, Number(msg.epochs) || 1)));
-      post(update(true));
+      post(update(true, pg.step(Math.max(1, Math.min(10000, Number(msg.epochs) || 1)))));
     } else if (kind === "reset") {
       playing = false;
       pg.reset();
