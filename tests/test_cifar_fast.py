@@ -76,14 +76,34 @@ def test_split_indices_use_training_images_only():
     assert none is None and list(train2) == list(range(1000))
 
 
-def test_cifar_fast_smoke(tmp_path, shared_data):
+@pytest.mark.parametrize("recipe", ["dllab", "airbench94", "airbench94_muon"])
+def test_cifar_fast_smoke(tmp_path, shared_data, recipe):
+    """Each recipe's smoke run trains with its own optimiser (the smoke preset changes only size and length) and
+    reports the spread over seeds with a Student-t interval around the mean."""
+    from scipy import stats
+
     from dllab.cli import main
+    from dllab.experiments.cifar_fast import RECIPES
 
     out = tmp_path / "cf"
-    assert main(["run", "cifar-fast", "--preset", "smoke", "--out", str(out), "--no-progress"]) == 0
+    assert main(["run", "cifar-fast", "--preset", "smoke", "--set", f"recipe={recipe}", "--set", "seeds=2",
+                 "--out", str(out), "--no-progress"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert 0.15 < s["mean_accuracy"] <= 1 and s["split"] == "test" and s["bf16"] is False
-    assert s["config"]["widths"] == [16, 32, 32]
+    assert s["config"]["widths"] == [16, 32, 32] and s["recipe"] == recipe
+    for key, value in RECIPES[94][recipe].items():  # the recipe's numbers, except what the smoke preset sets
+        if key not in ("epochs", "batch_size"):
+            assert s["config"][key] == pytest.approx(value), key
+    a = np.array(s["accuracies"])
+    assert len(a) == 2 and s["std_accuracy"] == pytest.approx(a.std(ddof=1))
+    half = stats.t.ppf(0.975, 1) * a.std(ddof=1) / np.sqrt(2)  # 12.7 standard errors with 2 seeds
+    assert s["ci95_low_accuracy"] == pytest.approx(a.mean() - half)
+    assert s["ci95_high_accuracy"] == pytest.approx(a.mean() + half)
+
+
+def test_cifar_fast_homework_recipe_points_at_cifar_train(tmp_path, shared_data):
+    from dllab.cli import main
+
     assert main(["run", "cifar-fast", "--preset", "smoke", "--set", "recipe=homework", "--out",
                  str(tmp_path / "h"), "--no-progress"]) == 2  # one line pointing at cifar-train
 
@@ -121,6 +141,9 @@ def test_optimizers_cover_each_trainable_parameter_once(optimizer):
         if optimizer == "muon":  # Muon takes the conv filters, SGD the rest
             assert {p.ndim for p in groups["filters"]["params"]} == {4}
             assert groups["head"]["params"] == [net.head.weight]
+            assert groups["filters"]["dtype"] == torch.bfloat16  # Newton-Schulz in the steps' precision
+            assert make_optimizers(FastConfig(optimizer=optimizer), net, bf16=False)[1]["filters"]["dtype"] \
+                == torch.float32
 
 
 def test_airnet_takes_low_resolution_crops():

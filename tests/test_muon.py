@@ -8,11 +8,12 @@ import torch
 from dllab.nn.muon import Muon, orthogonalize
 
 
-@pytest.mark.parametrize("shape", [(32, 96), (96, 32)])
-def test_orthogonalize_matches_u_vt_of_the_svd(shape):
+@pytest.mark.parametrize("shape,dtype", [((32, 96), torch.bfloat16), ((96, 32), torch.bfloat16),
+                                         ((96, 32), torch.float32)])
+def test_orthogonalize_matches_u_vt_of_the_svd(shape, dtype):
     g = torch.randn(*shape, generator=torch.Generator().manual_seed(0))
     u, s, vt = torch.linalg.svd(g, full_matrices=False)
-    out = orthogonalize(g, steps=5).float()
+    out = orthogonalize(g, steps=5, dtype=dtype).float()
     assert out.shape == g.shape
     sv = torch.linalg.svdvals(out)
     assert sv.min() > 0.5 and sv.max() < 1.5  # near 1, not exactly (the quintic is tuned for speed)

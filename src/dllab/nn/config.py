@@ -75,6 +75,8 @@ class FastConfig(BaseModel):
                                                                  "so early weights are forgotten (airbench94: 0.95)")
     # without (level 0): -0.88 points at 0.83x the time
     tta_level: int = Field(2, ge=0, le=2, description="0: none, 1: mirror, 2: mirror + translate")
+    tta_uncertain: float = Field(1.0, ge=0, le=1, description="share of the evaluation images that get the TTA "
+                                                             "views: those the plain view is least sure of (1: all)")
     # fp32 instead of bf16 on an AMX-BF16 CPU: -0.11 points at 2.77x the time (slower on CPUs without bf16 units)
     precision: str = Field("auto", pattern="^(auto|fp32|bf16)$", description="auto: the faster of fp32 and bf16 "
                                                                              "autocast, timed at start-up")

@@ -90,25 +90,38 @@ def normalize(x_uint8: torch.Tensor) -> torch.Tensor:
     return images_to_float(x_uint8, CIFAR_MEAN, CIFAR_STD)
 
 
-def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch: int = 1000) -> torch.Tensor:
+def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch: int = 1000,
+               uncertain: float = 1.0) -> torch.Tensor:
     """Logits averaged over views: 0 the image, 1 + its mirror, 2 + one-pixel translations (up-left,
-    down-right; reflect padding), weighted as airbench does (half the plain views, half the translated)."""
+    down-right; reflect padding), weighted as airbench does (half the plain views, half the translated).
+
+    ``uncertain`` < 1 (selective TTA, as hiverge's cifar10-speedrun): every image gets the plain view first, and
+    only the ``uncertain`` share whose top softmax probability is lowest gets the other views."""
     model.eval()
-    out = []
+
+    def views(xb: torch.Tensor, plain: torch.Tensor) -> torch.Tensor:
+        if level == 0:
+            return plain
+        logits = 0.5 * (plain + model(xb.flip(-1)).float())
+        if level >= 2:
+            p = F.pad(xb, (1, 1, 1, 1), mode="reflect")
+            shifted = [p[..., 0:32, 0:32], p[..., 2:34, 2:34]]
+            moved = [0.5 * (model(s).float() + model(s.flip(-1)).float()) for s in shifted]
+            logits = 0.5 * logits + 0.25 * (moved[0] + moved[1])
+        return logits
+
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        for i in range(0, len(x), batch):
-            xb = x[i:i + batch]
-
-            def mirror(v):
-                return model(v).float() if level == 0 else 0.5 * (model(v).float() + model(v.flip(-1)).float())
-
-            logits = mirror(xb)
-            if level >= 2:
-                p = F.pad(xb, (1, 1, 1, 1), mode="reflect")
-                shifted = [p[..., 0:32, 0:32], p[..., 2:34, 2:34]]
-                logits = 0.5 * logits + 0.5 * torch.stack([mirror(s) for s in shifted]).mean(0)
-            out.append(logits)
-    return torch.cat(out)
+        plain = torch.cat([model(x[i:i + batch]).float() for i in range(0, len(x), batch)])
+        if level == 0 or uncertain <= 0:
+            return plain
+        if uncertain >= 1:
+            return torch.cat([views(x[i:i + batch], plain[i:i + batch]) for i in range(0, len(x), batch)])
+        k = math.ceil(uncertain * len(x))
+        pick = plain.softmax(1).amax(1).topk(k, largest=False).indices
+        xs, ps = x[pick], plain[pick]
+        out = plain.clone()
+        out[pick] = torch.cat([views(xs[i:i + batch], ps[i:i + batch]) for i in range(0, k, batch)])
+        return out
 
 
 def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 3) -> tuple[bool, dict]:
@@ -120,14 +133,17 @@ def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     return times["bf16"] < times["fp32"], {k: round(v, 4) for k, v in times.items()}
 
 
-def make_optimizers(cfg: FastConfig, model: AirNet) -> tuple[list[torch.optim.Optimizer], dict]:
+def make_optimizers(cfg: FastConfig, model: AirNet, bf16: bool = True) -> tuple[list[torch.optim.Optimizer], dict]:
     """The optimisers of a recipe and its named parameter groups (each group's dict holds its ``name``, which a
     checkpoint keeps).
 
     nesterov (airbench94): one Nesterov SGD, learning rate and weight decay given per 1,024 examples and
     decoupled from the momentum (lr / (1024 (1 + 1 / (1 - momentum)))), batch-norm biases at ``bias_scaler``
     times the rate. muon (airbench94_muon): Muon for the conv filters; Nesterov SGD for the whitening bias, the
-    batch-norm biases and the head, weight decay ``sgd_weight_decay`` per example of a batch."""
+    batch-norm biases and the head, weight decay ``sgd_weight_decay`` per example of a batch; its Newton-Schulz
+    iteration runs in bf16 if ``bf16`` (the training steps' precision), else in fp32: where bf16 autocast loses,
+    bf16 products are slow too (on a 2-core AVX2 EPYC without bf16 units a dllab step, batch 500, took 6.4 s with
+    bf16 Newton-Schulz against 3.0 s in fp32)."""
     from dllab.nn.muon import Muon
 
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad or n == "whiten.bias"]
@@ -149,7 +165,8 @@ def make_optimizers(cfg: FastConfig, model: AirNet) -> tuple[list[torch.optim.Op
                            {"name": "head", "params": [model.head.weight], "lr": hlr, "weight_decay": wd / hlr}],
                           momentum=cfg.momentum, nesterov=True)
     filters = [p for n, p in named if p.ndim == 4]  # the whitening filter only when it trains
-    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, nesterov=True, ns_steps=cfg.muon_ns_steps)
+    muon = Muon(filters, lr=cfg.muon_lr, momentum=cfg.muon_momentum, nesterov=True, ns_steps=cfg.muon_ns_steps,
+                dtype=torch.bfloat16 if bf16 else torch.float32)
     return [sgd, muon], {"whiten": sgd.param_groups[0], "norm": sgd.param_groups[1], "head": sgd.param_groups[2],
                          "filters": muon.param_groups[0]}
 
@@ -206,7 +223,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
         bf16, step_times = choose_precision(model, x[:cfg.batch_size // 4], y[:cfg.batch_size // 4])
     else:
         bf16, step_times = cfg.precision == "bf16", {}
-    opts, _ = make_optimizers(cfg, model)
+    opts, _ = make_optimizers(cfg, model, bf16)
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in opts]
     steps_per_epoch = len(x) // cfg.batch_size
     total = math.ceil(steps_per_epoch * cfg.epochs)
@@ -242,7 +259,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
     def accuracy(tta_level: int) -> tuple[float, float]:
         """(accuracy on the evaluation images at this TTA level, seconds it took)."""
         t_eval = time.perf_counter()
-        pred = tta_logits(model, x_eval_n, tta_level, bf16).argmax(1)
+        pred = tta_logits(model, x_eval_n, tta_level, bf16, uncertain=cfg.tta_uncertain).argmax(1)
         return float((pred == y_eval).float().mean()), time.perf_counter() - t_eval
 
     with progress_bar("cifar-fast", total, enabled=progress) as bar:

@@ -35,17 +35,19 @@ def training_step(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, opts=(
     return step
 
 
+def seconds_per_call(call, steps: int = 3) -> float:
+    """Seconds per ``call()``, averaged over ``steps`` calls after one warm-up call."""
+    call()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        call()
+    return (time.perf_counter() - t0) / steps
+
+
 def precision_times(call, steps: int = 3) -> dict[str, float]:
     """Seconds per call of ``call(bf16)`` with ``bf16`` False and True (one warm-up call each first): the
     measurement behind every "bf16 only where it is faster on this machine" choice."""
-    times = {}
-    for bf16 in (False, True):
-        call(bf16)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            call(bf16)
-        times["bf16" if bf16 else "fp32"] = (time.perf_counter() - t0) / steps
-    return times
+    return {"bf16" if bf16 else "fp32": seconds_per_call(lambda b=bf16: call(b), steps) for bf16 in (False, True)}
 
 
 def train_rate(net: torch.nn.Module, batch: int, steps: int, *, bf16: bool = False, channels_last: bool = True,
