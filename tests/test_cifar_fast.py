@@ -40,6 +40,20 @@ def test_tta_mirror_is_flip_invariant():
                                atol=1e-5, rtol=1e-4)
 
 
+def test_selective_tta_augments_only_the_least_sure_images():
+    with torch_stream(0, "test", "tta"):
+        net = AirNet((8, 16, 16)).eval()
+        x = torch.randn(40, 3, 32, 32)
+    plain, full = tta_logits(net, x, 0, False, batch=16), tta_logits(net, x, 2, False, batch=16)
+    assert not torch.allclose(plain, full)
+    torch.testing.assert_close(tta_logits(net, x, 2, False, uncertain=0.0), plain)
+    some = tta_logits(net, x, 2, False, batch=16, uncertain=0.25)
+    unsure = plain.softmax(1).amax(1).argsort()[:10]  # 25% of 40: the 10 lowest top probabilities
+    changed = (some != plain).any(1).nonzero().flatten()
+    assert sorted(changed.tolist()) == sorted(unsure.tolist())
+    torch.testing.assert_close(some[unsure], full[unsure], atol=1e-5, rtol=1e-5)
+
+
 def _tiny(shared_data):
     from dllab import data
 
