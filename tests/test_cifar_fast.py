@@ -210,3 +210,18 @@ def test_training_step_updates_only_with_an_optimiser_and_clears_gradients():
     expected = w0.clone().requires_grad_()
     torch.nn.functional.cross_entropy(x.flatten(1) @ expected.T + b0, y).backward()
     assert torch.allclose(net[1].weight, w0 - 0.1 * expected.grad, atol=1e-6) and net[1].weight.grad is None
+
+
+def test_precision_is_timed_only_where_bf16_has_units(monkeypatch):
+    """Without bf16 units only fp32 is timed (a bf16 step would take tens of seconds to lose) and fp32 is chosen;
+    with them both are timed and the faster wins. The probe itself agrees with a direct comparison."""
+    from dllab.nn import throughput
+
+    calls = []
+    monkeypatch.setattr(throughput, "seconds_per_call", lambda call, steps: (calls.append(call), 1.0)[1])
+    monkeypatch.setattr(throughput, "bf16_units", lambda: False)
+    times = throughput.precision_times(lambda bf16: None)
+    assert list(times) == ["fp32"] and len(calls) == 1 and not throughput.bf16_faster(times)
+    monkeypatch.setattr(throughput, "bf16_units", lambda: True)
+    assert list(throughput.precision_times(lambda bf16: None)) == ["fp32", "bf16"]
+    assert throughput.bf16_faster({"fp32": 2.0, "bf16": 1.0}) and not throughput.bf16_faster({"fp32": 1.0, "bf16": 2.0})

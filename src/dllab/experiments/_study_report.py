@@ -30,8 +30,9 @@ def protocol(cfg, rec, base: dict, precision: dict, runs: int, seeds: int) -> No
 
     ds = data.load("cifar10")
     times = precision["step_times"]
+    bf16_time = f"bf16 {times['bf16']:.3f} s" if "bf16" in times else "bf16 not timed: no bf16 units"
     how = (f"bf16 autocast {'on' if precision['bf16'] else 'off'}, timed at start-up (fp32 {times['fp32']:.3f} s, "
-           f"bf16 {times['bf16']:.3f} s per step)" if times else f"{cfg.precision} (set by the config)")
+           f"{bf16_time} per step)" if times else f"{cfg.precision} (set by the config)")
     reduced = [] if cfg.width == 64 else [f"width c = {cfg.width} instead of the homework's 64"]
     reduced += [] if base["n"] >= 45000 else [f"{base['n']:,} training images instead of 50,000"]
     reduced += [] if base["epochs"] >= 20 else [f"{base['epochs']} epochs instead of 20"]

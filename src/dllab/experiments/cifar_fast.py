@@ -181,7 +181,8 @@ def _step_times(times: dict[str, float]) -> str:
     """The start-up timing behind the precision choice, in words."""
     if not times:
         return "fixed by the config"
-    return "measured " + ", ".join(f"{1000 * t:.0f} ms per step in {p}" for p, t in times.items())
+    return "measured " + ", ".join(f"{1000 * t:.0f} ms per step in {p}" for p, t in times.items()) + \
+        ("" if "bf16" in times else "; bf16 not timed: this CPU has no bf16 units")
 
 
 def _mean(runs: list[dict], key: str) -> float:

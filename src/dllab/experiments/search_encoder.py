@@ -141,7 +141,8 @@ def run(cfg: Config, rec) -> dict:
     elif not image_tower.timing:
         why = "the precision of the cached features"
     else:
-        why = "measured faster here" if image_tower.bf16 else "bf16 measured slower"
+        why = ("measured faster here" if image_tower.bf16 else "bf16 measured slower" if "bf16" in image_tower.timing
+               else "this CPU has no bf16 units")
     rec.text("Reading", (
         f"The heads map both towers into a {cfg.lit.dim}-d space. After {len(history)} epochs the class captions "
         f"retrieve held-out training images with per-label top-5 accuracy "

@@ -29,7 +29,7 @@ from torch import nn
 from dllab.checkpoint import EpochCheckpoint
 from dllab.nn.config import FastConfig
 from dllab.nn.data import images_to_float, random_crop
-from dllab.nn.throughput import precision_times, training_step
+from dllab.nn.throughput import bf16_faster, precision_times, training_step
 from dllab.seeding import torch_generator, torch_stream
 from dllab.training import piecewise_linear
 
@@ -130,7 +130,7 @@ def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: 
     state = {k: v.clone() for k, v in model.state_dict().items()}
     times = precision_times(lambda bf16: training_step(model, x, y, bf16=bf16)(), steps)
     model.load_state_dict(state)
-    return times["bf16"] < times["fp32"], {k: round(v, 4) for k, v in times.items()}
+    return bf16_faster(times), {k: round(v, 4) for k, v in times.items()}
 
 
 def make_optimizers(cfg: FastConfig, model: AirNet, bf16: bool = True) -> tuple[list[torch.optim.Optimizer], dict]:

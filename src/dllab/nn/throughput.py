@@ -3,6 +3,7 @@ and the training images/s of a model."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import torch
@@ -44,10 +45,34 @@ def seconds_per_call(call, steps: int = 3) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+@functools.cache
+def bf16_units(n: int = 256) -> bool:
+    """Whether this CPU multiplies bf16 matrices at least a quarter as fast as fp32 ones (an n x n product, best of
+    three). Without bf16 units (AVX2 only, say) bf16 products are emulated at about 1% of fp32's speed, and timing
+    a bf16 training step would take tens of seconds for a foregone answer."""
+    def best(dtype: torch.dtype) -> float:
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    return best(torch.bfloat16) < 4 * best(torch.float32)
+
+
 def precision_times(call, steps: int = 3) -> dict[str, float]:
     """Seconds per call of ``call(bf16)`` with ``bf16`` False and True (one warm-up call each first): the
-    measurement behind every "bf16 only where it is faster on this machine" choice."""
-    return {"bf16" if bf16 else "fp32": seconds_per_call(lambda b=bf16: call(b), steps) for bf16 in (False, True)}
+    measurement behind every "bf16 only where it is faster on this machine" choice (:func:`bf16_faster`). On a
+    CPU without bf16 units (:func:`bf16_units`) only fp32 is timed."""
+    return {"bf16" if bf16 else "fp32": seconds_per_call(lambda b=bf16: call(b), steps)
+            for bf16 in ((False, True) if bf16_units() else (False,))}
+
+
+def bf16_faster(times: dict[str, float]) -> bool:
+    """The choice from :func:`precision_times`' measurement: bf16 only if it was timed and was faster."""
+    return "bf16" in times and times["bf16"] < times["fp32"]
 
 
 def train_rate(net: torch.nn.Module, batch: int, steps: int, *, bf16: bool = False, channels_last: bool = True,

@@ -141,12 +141,12 @@ class ImageTower:
     def choose_bf16(self, pixels: torch.Tensor) -> bool:
         """Time one batch in fp32 and bf16 autocast on this machine (once per tower; the measurement is kept in
         ``timing``); bf16 only if faster."""
-        from dllab.nn.throughput import precision_times
+        from dllab.nn.throughput import bf16_faster, precision_times
 
         if not self.timing:
             batch = pixels[:min(len(pixels), 32)]
             self.timing = {k: round(v, 4) for k, v in precision_times(lambda b: self.forward(batch, b), 2).items()}
-        return self.timing["bf16"] < self.timing["fp32"]
+        return bf16_faster(self.timing)
 
     def features(self, images: np.ndarray, progress: bool | None = None) -> np.ndarray:
         pixels = to_nchw(images)
