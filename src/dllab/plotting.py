@@ -47,8 +47,14 @@ def draw_series(ax, x: Sequence[float], y: Sequence[float], *, slot: int = 0, sl
 
 def curves(ax, series: dict[str, tuple[Sequence[float], Sequence[float]]], *, title: str, xlabel: str,
            ylabel: str, logy: bool = False) -> None:
-    """Plot named (x, y) series on one axis with the house labels."""
+    """Plot named (x, y) series on one axis with the house labels. Series of two points or fewer are bars where
+    they share their x values (epochs, say) and bare points where they do not (wall times differ per run, and
+    bars at one run's ticks would misplace the others)."""
+    shared = len({tuple(x) for x, _ in series.values()}) == 1
     for i, (label, (x, y)) in enumerate(series.items()):
+        if len(x) <= 2 and not shared:
+            ax.plot(x, y, ls="none", marker="o", ms=6, label=label, color=f"C{i}")
+            continue
         draw_series(ax, x, y, slot=i, slots=len(series), marker="o" if len(x) <= 30 else None, ms=3, label=label,
                     color=f"C{i}")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
