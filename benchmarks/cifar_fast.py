@@ -27,7 +27,7 @@ from dllab.environment import cpu_cores, cpu_info, describe_cpu
 from dllab.executor import apply_budget
 from dllab.nn.fast import AirNet, FastConfig, choose_precision, make_optimizers, train_fast
 from dllab.nn.models import make_cnn, model_flops
-from dllab.nn.throughput import matmul_gflops, seconds_per_call, step_profile, train_rate, training_step
+from dllab.nn.throughput import bf16_units, matmul_gflops, seconds_per_call, step_profile, train_rate, training_step
 from dllab.seeding import torch_stream
 
 BASELINES = {"airbench94": 1.5, "airbench94_muon": 1.25}  # the goals: dllab's speed-up to 94% over each
@@ -87,13 +87,12 @@ def main() -> None:
     rows: dict = {"cpu": info["model"], "extensions": info["extensions"], "cpu_line": describe_cpu(),
                   "threads": cpu_cores(), "torch": torch.__version__, "seed": args.seed}
     fp32_ceiling = rows["matmul_fp32_gflops"] = matmul_gflops(2048)
-    # a 512^2 probe first: without bf16 units a 2048^2 bf16 product takes a minute
-    bf16_ceiling = matmul_gflops(512, repeats=1, dtype=torch.bfloat16)
-    if bf16_ceiling > fp32_ceiling / 4:
-        bf16_ceiling = matmul_gflops(2048, dtype=torch.bfloat16)
-    rows["matmul_bf16_gflops"] = bf16_ceiling
-    has_bf16 = rows["bf16_units"] = bf16_ceiling > fp32_ceiling / 2
-    print(f"matmul 2048^2: fp32 {fp32_ceiling:.0f} GFLOP/s, bf16 {bf16_ceiling:.1f} GFLOP/s"
+    has_bf16 = rows["bf16_units"] = bf16_units()
+    # without bf16 units a 2048^2 bf16 product takes a minute: the bf16 ceiling is a 512^2 product's there
+    n_bf16 = rows["matmul_bf16_size"] = 2048 if has_bf16 else 512
+    bf16_ceiling = rows["matmul_bf16_gflops"] = matmul_gflops(n_bf16, repeats=5 if has_bf16 else 1,
+                                                               dtype=torch.bfloat16)
+    print(f"matmul: fp32 {fp32_ceiling:.0f} GFLOP/s (2048^2), bf16 {bf16_ceiling:.1f} GFLOP/s ({n_bf16}^2)"
           f"{'' if has_bf16 else ' (no bf16 units: bf16 steps are not timed)'}", flush=True)
     precisions = [False, True] if has_bf16 else [False]
 
@@ -144,8 +143,8 @@ def main() -> None:
           f"{rows['homework_20_epochs_projected_min']:.0f} min", flush=True)
 
     fast94 = recipe(94, "dllab")
-    net, x, _y, _ = recipe_step(fast94, False)
-    bf16 = choose_precision(net, x[:fast94.batch_size // 4], _y[:fast94.batch_size // 4])[0] if has_bf16 else False
+    net, x, y, _ = recipe_step(fast94, False)
+    bf16 = choose_precision(net, x[:fast94.batch_size // 4], y[:fast94.batch_size // 4])[0]  # fp32 without units
     net, x, y, opts = recipe_step(fast94, bf16)
     rows["profile"] = step_profile(training_step(net, x, y, opts, bf16=bf16))
     print("where a dllab training step's time goes:",

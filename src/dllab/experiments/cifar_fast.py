@@ -212,6 +212,7 @@ def run(cfg: Config, rec) -> dict:
 
     from dllab import data, plotting
     from dllab.environment import describe_cpu
+    from dllab.stats import describe
 
     ds = data.load("cifar10")
     train_idx, held_idx = split_indices(len(ds.x_train), cfg.split, cfg.n_train, cfg.seed)
@@ -240,8 +241,6 @@ def run(cfg: Config, rec) -> dict:
                                   "step_times", "history", "steps")}
 
     results = [rec.stage(f"seed{cfg.seed + i}", lambda s=cfg.seed + i: one(s)) for i in range(cfg.seeds)]
-    from dllab.stats import describe
-
     accs = np.array([r["accuracy"] for r in results])
     times = np.array([r["time_s"] for r in results])
     acc_stats, time_stats = describe(accs), describe(times)
@@ -263,8 +262,8 @@ def run(cfg: Config, rec) -> dict:
                 if len(accs) > 1 else "")
     rec.text("Reading", f"Mean accuracy {100 * acc_stats['mean']:.2f}% (std {100 * acc_stats['std']:.2f} over "
                         f"{len(accs)} seeds{interval}; target {cfg.target}%: "
-                        f"{'met' if acc_stats['mean'] * 100 >= cfg.target else 'missed'}) in {times.mean():.0f} s "
-                        f"(std {time_stats['std']:.0f} s) on average.")
+                        f"{'met' if acc_stats['mean'] * 100 >= cfg.target else 'missed'}) in "
+                        f"{time_stats['mean']:.0f} s (std {time_stats['std']:.0f} s) on average.")
     ablation = _ablation(cfg, rec, one) if cfg.ablation else None
     return {"ablation": ablation, "mean_accuracy": acc_stats["mean"], "std_accuracy": acc_stats["std"],
             "ci95_low_accuracy": acc_stats["ci_low"], "ci95_high_accuracy": acc_stats["ci_high"],

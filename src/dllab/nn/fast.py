@@ -114,13 +114,14 @@ def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch:
         plain = torch.cat([model(x[i:i + batch]).float() for i in range(0, len(x), batch)])
         if level == 0 or uncertain <= 0:
             return plain
-        if uncertain >= 1:
-            return torch.cat([views(x[i:i + batch], plain[i:i + batch]) for i in range(0, len(x), batch)])
-        k = math.ceil(uncertain * len(x))
-        pick = plain.softmax(1).amax(1).topk(k, largest=False).indices
-        xs, ps = x[pick], plain[pick]
+        pick = None if uncertain >= 1 else \
+            plain.softmax(1).amax(1).topk(math.ceil(uncertain * len(x)), largest=False).indices
+        xs, ps = (x, plain) if pick is None else (x[pick], plain[pick])
+        full = torch.cat([views(xs[i:i + batch], ps[i:i + batch]) for i in range(0, len(xs), batch)])
+        if pick is None:
+            return full
         out = plain.clone()
-        out[pick] = torch.cat([views(xs[i:i + batch], ps[i:i + batch]) for i in range(0, k, batch)])
+        out[pick] = full
         return out
 
 

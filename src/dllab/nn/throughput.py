@@ -47,19 +47,10 @@ def seconds_per_call(call, steps: int = 3) -> float:
 
 @functools.cache
 def bf16_units(n: int = 256) -> bool:
-    """Whether this CPU multiplies bf16 matrices at least a quarter as fast as fp32 ones (an n x n product, best of
-    three). Without bf16 units (AVX2 only, say) bf16 products are emulated at about 1% of fp32's speed, and timing
-    a bf16 training step would take tens of seconds for a foregone answer."""
-    def best(dtype: torch.dtype) -> float:
-        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            a @ b
-            times.append(time.perf_counter() - t)
-        return min(times)
-
-    return best(torch.bfloat16) < 4 * best(torch.float32)
+    """Whether this CPU multiplies bf16 matrices at least a quarter as fast as fp32 ones (an n x n product,
+    :func:`matmul_gflops`). Without bf16 units (AVX2 only, say) bf16 products are emulated at about 1% of fp32's
+    speed, and timing a bf16 training step would take tens of seconds for a foregone answer."""
+    return 4 * matmul_gflops(n, 3, torch.bfloat16) > matmul_gflops(n, 3)
 
 
 def precision_times(call, steps: int = 3) -> dict[str, float]:
