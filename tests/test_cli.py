@@ -98,12 +98,21 @@ def test_report_of_a_non_run_dir(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["scratch_vs_torch.py", "myrtle_throughput.py", "stage_threads.py",
-                                    "servers.py", "cluster.py"])
+                                    "servers.py", "cluster.py", "cifar_fast.py"])
 def test_benchmark_scripts_explain_themselves(script):
     path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", script)
     res = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "usage:" in res.stdout and f"python benchmarks/{script}" in res.stdout
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is here")
+def test_cifar_fast_benchmark_refuses_cuda_without_a_gpu_in_one_line():
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", "cifar_fast.py")
+    res = subprocess.run([sys.executable, path, "--device", "cuda", "--throughput-only"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 2 and "torch sees no CUDA GPU" in res.stderr.strip().splitlines()[-1]
+    assert res.stdout == ""  # refused before measuring anything
 
 
 def test_show_lists_every_key_with_its_resolved_value(capsys):

@@ -19,9 +19,9 @@ def probe(out: str, seed: int) -> list[dict]:
 
     timing, log = fast.precision_times, recorder.Recorder.log
 
-    def timed(fn, steps):
+    def timed(fn, steps, **kw):
         note("precision timing")
-        return timing(lambda bf16: (note("timed step"), fn(bf16))[1], steps)
+        return timing(lambda bf16: (note("timed step"), fn(bf16))[1], steps, **kw)
 
     def logged(self, **metrics):
         log(self, **metrics)

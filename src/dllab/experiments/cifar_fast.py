@@ -212,6 +212,7 @@ def run(cfg: Config, rec) -> dict:
 
     from dllab import data, plotting
     from dllab.environment import describe_cpu
+    from dllab.nn.train import pick_device
     from dllab.stats import describe
 
     ds = data.load("cifar10")
@@ -225,6 +226,9 @@ def run(cfg: Config, rec) -> dict:
         x_ev, y_ev = torch.from_numpy(np.array(ds.x_test)), torch.from_numpy(np.array(ds.y_test, np.int64))
     if cfg.n_eval:
         x_ev, y_ev = x_ev[:cfg.n_eval], y_ev[:cfg.n_eval]
+    device = pick_device()  # a GPU where there is one: the whole run happens where the images are
+    x_tr, y_tr, x_ev, y_ev = (t.to(device) for t in (x_tr, y_tr, x_ev, y_ev))
+    machine = describe_cpu() + (f", {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "")
 
     def one(seed: int, fcfg: FastConfig = cfg.fast, name: str = "") -> dict:
         from dllab.nn.fast import train_fast
@@ -246,7 +250,7 @@ def run(cfg: Config, rec) -> dict:
     acc_stats, time_stats = describe(accs), describe(times)
     where = f"{len(x_ev)} test images" if cfg.split == "test" else f"{len(x_ev)} held-out training images"
     rec.text("Setting", f"{ds.describe()}. Recipe {cfg.recipe} for {cfg.target}%: trained on {len(train_idx)} "
-                        f"training images, measured on {where}. {describe_cpu()}, {rec.threads} threads; "
+                        f"training images, measured on {where}. {machine}, {rec.threads} threads; "
                         f"bf16 autocast {'on' if results[0]['bf16'] else 'off'} "
                         f"({_step_times(results[0]['step_times'])}).")
     hist = {f"seed {cfg.seed + i}": r["history"] for i, r in enumerate(results)}

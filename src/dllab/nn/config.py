@@ -82,6 +82,9 @@ class FastConfig(BaseModel):
                                                                              "autocast, timed at start-up")
     # NCHW instead: +0.44 points (noise: the same arithmetic) at 1.58x the time
     channels_last: bool = Field(True, description="NHWC layout: 1.58x faster steps on the developers' CPU")
+    # on the CPU slower than eager (1.30 vs 0.94 s per 1,024-image step on the developers' AMX Xeon); a GPU's choice
+    compile: bool = Field(False, description="torch.compile the training forward (GPU: faster steps after a one-off "
+                                             "compile counted in the run's time; CPU: slower)")
     eval_each_epoch: bool = Field(True, description="monitoring: accuracy (no TTA) after every epoch (its time is "
                                                       "left out of the run's time)")
     # Nesterov SGD (airbench94's optimiser, its lookahead and triangular schedule) instead of Muon: -2.03 points

@@ -8,7 +8,11 @@ batch-norm biases at 64x the learning rate); label smoothing 0.2; a triangular s
 weights every 5 steps, its decay rising as the cube of progress); alternating flips (a random half flipped once,
 then every image flipped every other epoch) and 2-pixel reflect translations; the whitening bias trained for 3
 epochs only; test-time augmentation over mirror and one-pixel translations. bf16 autocast is used only where a
-short measurement at start-up finds it faster on the CPU at hand (:func:`choose_precision`).
+short measurement at start-up finds it faster on the machine at hand (:func:`choose_precision`).
+
+Training runs where the images are: pass CUDA tensors to :func:`train_fast` and the whole run (augmentation,
+steps, evaluation) stays on that GPU; ``compile`` adds torch.compile of the training forward (a GPU's choice;
+slower on the CPUs measured).
 
 ``optimizer="muon"`` switches to airbench94_muon's optimiser (:mod:`dllab.nn.muon` for the filters, Nesterov SGD
 for biases and head, linear decay); ``low_res`` / ``low_res_epochs`` give progressive resizing (early epochs on
@@ -110,7 +114,7 @@ def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch:
             logits = 0.5 * logits + 0.25 * (moved[0] + moved[1])
         return logits
 
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+    with torch.no_grad(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
         plain = torch.cat([model(x[i:i + batch]).float() for i in range(0, len(x), batch)])
         if level == 0 or uncertain <= 0:
             return plain
@@ -126,10 +130,10 @@ def tta_logits(model: nn.Module, x: torch.Tensor, level: int, bf16: bool, batch:
 
 
 def choose_precision(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 3) -> tuple[bool, dict]:
-    """Time ``steps`` training steps (forward + backward, after one warm-up) in fp32 and in bf16 autocast on this
-    CPU; bf16 is chosen only if faster. The model's weights and gradients are left as they were."""
+    """Time ``steps`` training steps (forward + backward, after one warm-up) in fp32 and in bf16 autocast on the
+    device of ``x``; bf16 is chosen only if faster. The model's weights and gradients are left as they were."""
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    times = precision_times(lambda bf16: training_step(model, x, y, bf16=bf16)(), steps)
+    times = precision_times(lambda bf16: training_step(model, x, y, bf16=bf16)(), steps, device=x.device)
     model.load_state_dict(state)
     return bf16_faster(times), {k: round(v, 4) for k, v in times.items()}
 
@@ -183,6 +187,13 @@ def lr_schedule(cfg: FastConfig, total: int) -> Callable[[int], float]:
     return lambda step: piecewise_linear(step, points)
 
 
+def _check_finite(loss: torch.Tensor, where: str) -> None:
+    if not torch.isfinite(loss):
+        from dllab.errors import DivergenceError
+
+        raise DivergenceError(f"cifar-fast: the loss became {float(loss)} at {where}; lower lr (--set fast.lr=...)")
+
+
 def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor | None,
                y_eval: torch.Tensor | None, *, seed: int, log: Callable[[dict], None] | None = None,
                progress: bool | None = None, checkpoint: EpochCheckpoint | None = None) -> dict:
@@ -193,16 +204,24 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
 
     ``checkpoint`` saves the whole training state after each epoch (weights, optimisers, lookahead EMA, the data
     generator, the step, the precision chosen, history) and, when resuming, continues from it: the result equals
-    an uninterrupted run's (times aside)."""
+    an uninterrupted run's (times aside).
+
+    The run happens on ``x_train``'s device (the other tensors follow it). The random draws come from one CPU
+    generator whatever the device, so a seed draws the same augmentation on a CPU and a GPU. On a GPU the loss is
+    read (and checked for divergence) once per epoch rather than after every step, which would stall the GPU's
+    queue."""
     from dllab.progress import progress_bar
 
     t_start = time.perf_counter()
+    dev = x_train.device
+    per_step = dev.type == "cpu"  # read the loss after each step (progress bar, divergence check) on the CPU only
     x = normalize(x_train)
-    x_eval_n = normalize(x_eval) if x_eval is not None else None  # once, not per evaluation
-    y = y_train.long()
+    x_eval_n = normalize(x_eval.to(dev)) if x_eval is not None else None  # once, not per evaluation
+    y = y_train.to(dev).long()
+    y_eval = y_eval.to(dev) if y_eval is not None else None
     gen = torch_generator(seed, "cifar-fast", "data")
     with torch_stream(seed, "cifar-fast", "init"):
-        model = AirNet(cfg.widths, cfg.bn_momentum, cfg.scaling)
+        model = AirNet(cfg.widths, cfg.bn_momentum, cfg.scaling).to(dev)
         if cfg.head_unit_std:
             model.head.weight.data /= model.head.weight.data.std()
     if cfg.whitening:
@@ -225,6 +244,8 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
     else:
         bf16, step_times = cfg.precision == "bf16", {}
     opts, _ = make_optimizers(cfg, model, bf16)
+    # the compiled module shares the model's parameters; checkpoints and evaluation use the model itself
+    forward = torch.compile(model) if cfg.compile else model
     base_lrs = [[g["lr"] for g in opt.param_groups] for opt in opts]
     steps_per_epoch = len(x) // cfg.batch_size
     total = math.ceil(steps_per_epoch * cfg.epochs)
@@ -241,7 +262,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                     v.copy_(ema[k])
 
     def random_flip(images: torch.Tensor) -> torch.Tensor:
-        mask = (torch.rand(len(images), generator=gen) < 0.5).view(-1, 1, 1, 1)
+        mask = (torch.rand(len(images), generator=gen) < 0.5).to(dev).view(-1, 1, 1, 1)
         return torch.where(mask, images.flip(-1), images)
 
     flipped = random_flip(x) if cfg.flip else x  # alternating: a random half once, then all every other epoch
@@ -273,8 +294,9 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
             else:
                 base = flipped.flip(-1) if cfg.flip and epoch % 2 == 0 else flipped
             data = random_crop(base, cfg.translate, gen) if cfg.translate else base
-            order = torch.randperm(len(x), generator=gen)
-            sum_loss, correct, seen = 0.0, 0, 0
+            order = torch.randperm(len(x), generator=gen).to(dev)
+            sum_loss = correct = torch.zeros((), device=dev)
+            seen = 0
             for i in range(steps_per_epoch):
                 if step >= total:
                     break
@@ -292,14 +314,11 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                             g["lr"] = base_lr * max(0.0, 1 - step / max(1, whiten_steps))
                         else:
                             g["lr"] = base_lr * factor
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                    out = model(xb)
+                with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = forward(xb)
                 loss = F.cross_entropy(out.float(), yb, label_smoothing=cfg.label_smoothing, reduction="sum")
-                if not torch.isfinite(loss):
-                    from dllab.errors import DivergenceError
-
-                    raise DivergenceError(f"cifar-fast: the loss became {float(loss)} at epoch {epoch}, step {i + 1}; "
-                                          "lower lr (--set fast.lr=...)")
+                if per_step:
+                    _check_finite(loss, f"epoch {epoch}, step {i + 1}")
                 loss.backward()
                 for opt in opts:
                     opt.step()
@@ -307,13 +326,15 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                 step += 1
                 if ema is not None and step % cfg.lookahead_every == 0:  # decay grows to its final value
                     lookahead(cfg.lookahead_decay ** cfg.lookahead_every * (step / total) ** 3)
-                sum_loss += float(loss.detach())
-                correct += int((out.detach().argmax(1) == yb).sum())
+                sum_loss = sum_loss + loss.detach()
+                correct = correct + (out.detach().argmax(1) == yb).sum()
                 seen += len(idx)
-                bar.advance(1, loss=sum_loss / seen)
+                bar.advance(1, **({"loss": float(sum_loss) / seen} if per_step else {}))
+            _check_finite(sum_loss, f"epoch {epoch}")
             if ema is not None and step >= total:
                 lookahead(1.0)  # the final weights are the EMA's
-            rec = {"epoch": epoch, "train_loss": sum_loss / max(seen, 1), "train_acc": correct / max(seen, 1),
+            rec = {"epoch": epoch, "train_loss": float(sum_loss) / max(seen, 1),
+                   "train_acc": float(correct) / max(seen, 1),
                    "time_s": round(time.perf_counter() - t_start - monitor_s, 2)}
             if x_eval is not None and cfg.eval_each_epoch:  # monitoring, not part of the recipe: not timed
                 rec["eval_acc"], eval_s = accuracy(0)
