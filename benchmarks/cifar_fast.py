@@ -195,7 +195,8 @@ def main() -> None:
 def train_runs(args, names: list[str], targets: list[int], dev: str) -> dict:
     """``args.seeds`` training runs of each recipe to each target on the CIFAR-10 test set: mean accuracy and
     time, each run's, whether the mean reached the target. On a GPU each recipe first trains a few untimed steps
-    (compilation and cuDNN's algorithm search happen once per process and shape)."""
+    with the whitening bias trained and a few without (compilation and cuDNN's algorithm search happen once per
+    process, shape and set of trained parameters)."""
     from dllab import data
     from dllab.nn.data import as_tensors
 
@@ -204,8 +205,10 @@ def train_runs(args, names: list[str], targets: list[int], dev: str) -> dict:
     if dev == "cuda":
         for name in names:
             cfg = recipe(94, name, args.compile)
-            warm = cfg.model_copy(update={"epochs": 3 * cfg.batch_size / len(x_tr)})  # 3 steps
-            train_fast(warm, x_tr, y_tr, x_te[:1000], y_te[:1000], seed=args.seed)
+            for bias_epochs in (cfg.whiten_bias_epochs, 0):  # both graphs: with and without the whitening bias
+                warm = cfg.model_copy(update={"epochs": 3 * cfg.batch_size / len(x_tr),  # 3 steps
+                                              "whiten_bias_epochs": bias_epochs})
+                train_fast(warm, x_tr, y_tr, x_te[:1000], y_te[:1000], seed=args.seed)
         synchronize()
     runs = {}
     for t in targets:
