@@ -191,7 +191,8 @@ def _check_finite(loss: torch.Tensor, where: str) -> None:
     if not torch.isfinite(loss):
         from dllab.errors import DivergenceError
 
-        raise DivergenceError(f"cifar-fast: the loss became {float(loss.detach())} at {where}; lower lr (--set fast.lr=...)")
+        raise DivergenceError(f"cifar-fast: the loss became {float(loss.detach())} at {where}; "
+                              "lower lr (--set fast.lr=...)")
 
 
 def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor | None,
