@@ -103,6 +103,7 @@ def main() -> None:
         ap.error(f"--seeds must be at least 1, got {args.seeds}")
     dev = args.device
     gpu = dev == "cuda"
+    reps = 10 if gpu else 1  # a GPU step takes milliseconds: time ten times as many
     if gpu and not torch.cuda.is_available():
         ap.error("--device cuda: torch sees no CUDA GPU here (a CPU build of torch, or no driver)")
     apply_budget()  # the one place that sets torch's threads (dllab.executor)
@@ -129,7 +130,7 @@ def main() -> None:
     rows["steps"] = {}
     for name in RECIPES[94]:
         cfg = recipe(94, name)
-        rates = step_rates(cfg, precisions, max(3, 4000 // cfg.batch_size) * (10 if gpu else 1), dev)
+        rates = step_rates(cfg, precisions, max(3, 4000 // cfg.batch_size) * reps, dev)
         best = max(rates, key=rates.get)
         rows["steps"][name] = {"batch_size": cfg.batch_size, "optimizer": cfg.optimizer, "precision": best,
                                **{f"images_per_s_{p}": r for p, r in rates.items()},
@@ -159,7 +160,7 @@ def main() -> None:
         myrtle = make_cnn(64)
     mflops = 3 * model_flops(myrtle, (3, 32, 32))
     for prec in precisions:
-        rate, _ = train_rate(myrtle, 128, 16 * (10 if gpu else 1), bf16=prec, device=dev)
+        rate, _ = train_rate(myrtle, 128, 16 * reps, bf16=prec, device=dev)
         rows[f"homework Myrtle-5 c=64 batch 128 {'bf16' if prec else 'fp32'}"] = {"images_per_s": rate,
                                                                                    "gflops": rate * mflops / 1e9}
         print(f"homework Myrtle-5 c=64 batch 128 {'bf16' if prec else 'fp32'}: {rate:.0f} images/s, "

@@ -32,7 +32,7 @@ from torch import nn
 
 from dllab.checkpoint import EpochCheckpoint
 from dllab.nn.config import FastConfig
-from dllab.nn.data import images_to_float, random_crop
+from dllab.nn.data import flip, images_to_float, random_crop
 from dllab.nn.throughput import bf16_faster, precision_times, training_step
 from dllab.seeding import torch_generator, torch_stream
 from dllab.training import piecewise_linear
@@ -262,11 +262,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                     ema[k].lerp_(v, 1 - decay)
                     v.copy_(ema[k])
 
-    def random_flip(images: torch.Tensor) -> torch.Tensor:
-        mask = (torch.rand(len(images), generator=gen) < 0.5).to(dev).view(-1, 1, 1, 1)
-        return torch.where(mask, images.flip(-1), images)
-
-    flipped = random_flip(x) if cfg.flip else x  # alternating: a random half once, then all every other epoch
+    flipped = flip(x, 0.5, -1, gen) if cfg.flip else x  # alternating: a random half once, then all every other epoch
     history, step, monitor_s, start_epoch, elapsed = [], 0, 0.0, 1, 0.0
     if state is not None:
         model.load_state_dict(state["model"])
@@ -291,7 +287,7 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
             model.train()
             model.whiten.bias.requires_grad_(epoch <= cfg.whiten_bias_epochs)
             if cfg.flip and not cfg.alternate_flip:
-                base = random_flip(x) if epoch > 1 else flipped
+                base = flip(x, 0.5, -1, gen) if epoch > 1 else flipped
             else:
                 base = flipped.flip(-1) if cfg.flip and epoch % 2 == 0 else flipped
             data = random_crop(base, cfg.translate, gen) if cfg.translate else base
@@ -331,7 +327,8 @@ def train_fast(cfg: FastConfig, x_train: torch.Tensor, y_train: torch.Tensor, x_
                 correct = correct + (out.detach().argmax(1) == yb).sum()
                 seen += len(idx)
                 bar.advance(1, **({"loss": float(sum_loss) / seen} if per_step else {}))
-            _check_finite(sum_loss, f"epoch {epoch}")
+            if not per_step:
+                _check_finite(sum_loss, f"epoch {epoch}")
             if ema is not None and step >= total:
                 lookahead(1.0)  # the final weights are the EMA's
             rec = {"epoch": epoch, "train_loss": float(sum_loss) / max(seen, 1),
