@@ -98,7 +98,7 @@ def test_report_of_a_non_run_dir(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["scratch_vs_torch.py", "myrtle_throughput.py", "stage_threads.py",
-                                    "servers.py", "cluster.py", "cifar_fast.py"])
+                                    "servers.py", "cluster.py", "cifar_fast.py", "cifar_fast_tta.py"])
 def test_benchmark_scripts_explain_themselves(script):
     path = os.path.join(os.path.dirname(__file__), os.pardir, "benchmarks", script)
     res = subprocess.run([sys.executable, path, "--help"], capture_output=True, text=True, timeout=120)
