@@ -29,9 +29,12 @@ suite: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/dllab run mnist-logreg --preset cpu
 
-## test: the whole test suite (needs DLLAB_DATA pointing at the datasets, e.g. ../shared/data)
+## test: the whole test suite (needs DLLAB_DATA pointing at the datasets, e.g. ../shared/data): the tests that
+## assert a time or a CPU share alone first, then the rest on TEST_WORKERS pytest-xdist workers (a file each)
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m serial
+	$(BIN)/python -m pytest -m "not serial" -n $(TEST_WORKERS) --dist loadfile
 
 ## notebooks: execute the five homework notebooks at smoke (fresh kernels; executed copies in build/notebooks)
 notebooks: $(STAMP)

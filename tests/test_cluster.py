@@ -18,6 +18,9 @@ import pytest
 
 from dllab.runner import run_experiment
 
+# Ray's nodes and moto's server start against deadlines: alone, not beside another test file (make test)
+pytestmark = pytest.mark.serial
+
 # flooding at smoke with its two MLP stages side by side: one task per node of the cluster
 SWEEP = ["workers=2"]
 

@@ -31,6 +31,7 @@ def test_cifar10_matches_published_statistics(shared_data):
     assert np.bincount(ds.y_test).tolist() == [1000] * 10
 
 
+@pytest.mark.serial
 def test_cached_load_is_fast(shared_data):
     data.load("mnist"), data.load("cifar10")  # decoded once
     t = time.perf_counter()

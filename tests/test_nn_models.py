@@ -93,6 +93,6 @@ def test_init_weights_draws_each_scheme_at_its_scale(scheme, std):
         assert isinstance(conv, torch.nn.Conv2d)
         assert float(conv.weight.detach().std()) == pytest.approx(scale * std(1152, 2304), rel=0.02)
         if scheme != "default":
-            assert float(conv.bias.abs().max()) == 0.0
+            assert float(conv.bias.detach().abs().max()) == 0.0
     with pytest.raises(ConfigError, match="not one of default, kaiming, xavier"):
         init_weights(make_cnn(4), "he")

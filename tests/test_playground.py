@@ -257,6 +257,7 @@ def live():
         yield url.replace("http://", "ws://") + "ws", url
 
 
+@pytest.mark.serial
 def test_one_sessions_heavy_steps_stall_no_other_session_and_no_request(live):
     import asyncio
     import urllib.request

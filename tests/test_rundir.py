@@ -50,6 +50,7 @@ def test_a_lock_left_by_a_killed_process_is_taken_over(tmp_path):
     assert (run_dir / ".lock").read_text() == ""  # released: no holder named
 
 
+@pytest.mark.serial
 def test_two_concurrent_runs_on_one_directory_the_second_is_refused(tmp_path, shared_data):
     run_dir = tmp_path / "run"
     res = dllab("run", "mnist-logreg", "--preset", "smoke", "--out", str(run_dir), "--no-progress")

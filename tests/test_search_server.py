@@ -290,6 +290,7 @@ def test_a_failed_build_is_reported_and_the_server_stays_up():
     assert client.get("/api/info").json()["status"]["state"] == "failed"
 
 
+@pytest.mark.serial
 def test_dllab_search_serve_answers_within_30_s_with_an_empty_cache(tmp_path, shared_data):
     """The command as a user types it, on a machine with nothing cached: the page and /api/info (saying what is
     being built) within 30 s."""
